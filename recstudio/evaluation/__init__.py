@@ -1,0 +1,41 @@
+"""Honest full-ranking evaluation: accuracy and beyond-accuracy metrics, overall and per user segment."""
+
+from recstudio.evaluation.evaluate import (
+    EvaluationCancelled,
+    EvaluationResult,
+    accuracy_metrics,
+    activity_segments,
+    evaluate,
+    rank_cases,
+)
+from recstudio.evaluation.metrics import (
+    arp_ratio,
+    average_popularity,
+    coverage,
+    hit_rate,
+    intra_list_diversity,
+    mrr,
+    ndcg,
+    novelty,
+)
+from recstudio.evaluation.ranking import mask_items, target_ranks, top_k
+
+__all__ = [
+    "EvaluationCancelled",
+    "EvaluationResult",
+    "accuracy_metrics",
+    "activity_segments",
+    "arp_ratio",
+    "average_popularity",
+    "coverage",
+    "evaluate",
+    "hit_rate",
+    "intra_list_diversity",
+    "mask_items",
+    "mrr",
+    "ndcg",
+    "novelty",
+    "rank_cases",
+    "target_ranks",
+    "top_k",
+]

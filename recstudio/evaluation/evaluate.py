@@ -1,0 +1,163 @@
+"""Full-ranking evaluation of a recommender over evaluation cases, overall and per user segment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recstudio.data.batching import pad_histories
+from recstudio.data.splits import EvalCases
+from recstudio.evaluation import metrics as m
+from recstudio.evaluation.ranking import mask_items, target_ranks, top_k
+
+if TYPE_CHECKING:
+    from recstudio.models.base import Recommender
+
+
+class EvaluationCancelled(Exception):
+    """The caller's ``cancelled()`` said stop; raised between batches."""
+
+
+@dataclass
+class EvaluationResult:
+    """Metric values as plain floats, e.g. ``metrics["NDCG@10"]``; ``segments[name]`` holds the
+    accuracy metrics of that user segment plus ``"users"``, its number of cases."""
+
+    metrics: dict[str, float]
+    segments: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_cases: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def activity_segments(cases: EvalCases, bounds: tuple[int, int] = (5, 20)) -> dict[str, np.ndarray]:
+    """Cases split by history length (events before the target) into short / medium / long.
+
+    Fixed bounds rather than quantiles, so a segment means the same thing across datasets and runs.
+    """
+    lengths = np.diff(cases.history_indptr)
+    low, high = bounds
+    return {
+        f"short (≤{low})": lengths <= low,
+        f"medium ({low + 1}–{high})": (lengths > low) & (lengths <= high),
+        f"long (>{high})": lengths > high,
+    }
+
+
+def accuracy_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
+    out = {}
+    for k in ks:
+        out[f"HR@{k}"] = m.hit_rate(ranks, k)
+        out[f"NDCG@{k}"] = m.ndcg(ranks, k)
+        out[f"MRR@{k}"] = m.mrr(ranks, k)
+    return out
+
+
+def rank_cases(
+    model: "Recommender",
+    cases: EvalCases,
+    k: int,
+    *,
+    exclude_seen: bool = True,
+    batch_size: int = 512,
+    device: str = "cpu",
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each case's target rank (int64 [n], 0 = top) and top-``k`` list (int64 [n, k], -1 = empty
+    slot), ranking the full catalogue in batches of ``batch_size`` cases.
+
+    - ``exclude_seen``: every item in the case's full history (not only the window the model
+      reads) is removed from ranking, except the target itself: a re-purchased target stays
+      rankable, since removing it would make the case unanswerable.
+    - Ties are pessimistic (see :func:`target_ranks`); NaN scores raise RuntimeError.
+    - ``cancelled()`` is asked before each batch and raises :class:`EvaluationCancelled`;
+      ``progress(fraction_done)`` is called after each.
+    The model is moved to ``device`` and put in eval mode; its training mode is restored after.
+    """
+    import torch
+
+    n = len(cases)
+    ranks = np.zeros(n, dtype=np.int64)
+    lists = np.full((n, k), -1, dtype=np.int64)
+    indptr = cases.history_indptr
+    was_training = model.training
+    model.to(device).eval()
+    try:
+        with torch.no_grad():
+            for lo in range(0, n, batch_size):
+                if cancelled is not None and cancelled():
+                    raise EvaluationCancelled("Evaluation was cancelled.")
+                hi = min(lo + batch_size, n)
+                hist = pad_histories(indptr, cases.history_items, np.arange(lo, hi), model.history_length)
+                scores = model.score(torch.as_tensor(hist, device=device)).float()
+                if torch.isnan(scores).any():
+                    raise RuntimeError(f"Model {model.name or type(model).__name__!r} produced NaN scores.")
+                targets = cases.targets[lo:hi]
+                if exclude_seen:
+                    seen_rows = np.repeat(np.arange(hi - lo), np.diff(indptr[lo : hi + 1]))
+                    seen = cases.history_items[indptr[lo] : indptr[hi]]
+                    other = seen != targets[seen_rows]
+                    scores = mask_items(scores, seen_rows[other], seen[other])
+                ranks[lo:hi] = target_ranks(scores, torch.as_tensor(targets, device=scores.device)).cpu().numpy()
+                lists[lo:hi] = top_k(scores, k)[0].cpu().numpy()
+                if progress is not None:
+                    progress(hi / n)
+    finally:
+        model.train(was_training)
+    return ranks, lists
+
+
+def evaluate(
+    model: "Recommender",
+    cases: EvalCases,
+    *,
+    popularity: np.ndarray,
+    n_users: int,
+    ks: Sequence[int] = (5, 10, 20),
+    exclude_seen: bool = True,
+    batch_size: int = 512,
+    device: str = "cpu",
+    item_categories: Sequence[frozenset[str]] | None = None,
+    item_embeddings: np.ndarray | None = None,
+    segments: dict[str, np.ndarray] | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> EvaluationResult:
+    """Rank each case's target among ALL items (no sampled negatives, see :func:`rank_cases`)
+    and report accuracy and beyond-accuracy metrics for each cut-off in ``ks``.
+
+    - ``popularity``: training interaction count per item, for novelty and ARP.
+    - ``segments``: name -> bool mask over cases; None uses :func:`activity_segments`, {} none.
+    - ``diversity@k`` is present only when categories (or, lacking any, embeddings) are given.
+    """
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"ks must be positive cut-offs, got {ks}")
+    ranks, lists = rank_cases(
+        model, cases, ks[-1], exclude_seen=exclude_seen, batch_size=batch_size, device=device,
+        progress=progress, cancelled=cancelled,
+    )
+
+    metrics = accuracy_metrics(ranks, ks)
+    for k in ks:
+        topk = lists[:, :k]
+        metrics[f"coverage@{k}"] = m.coverage(topk, model.n_items)
+        diversity = m.intra_list_diversity(topk, item_categories, item_embeddings=item_embeddings)
+        if diversity is not None:
+            metrics[f"diversity@{k}"] = diversity
+        metrics[f"novelty@{k}"] = m.novelty(topk, popularity, n_users)
+        metrics[f"ARP@{k}"] = m.average_popularity(topk, popularity)
+        metrics[f"ARP_ratio@{k}"] = m.arp_ratio(topk, popularity)
+
+    if segments is None:
+        segments = activity_segments(cases)
+    by_segment = {}
+    for name, mask in segments.items():
+        mask = np.asarray(mask, dtype=bool)
+        by_segment[name] = {"users": int(mask.sum()), **accuracy_metrics(ranks[mask], ks)}
+    return EvaluationResult({key: float(v) for key, v in metrics.items()}, by_segment, len(cases))

@@ -1,0 +1,129 @@
+"""SASRec: causal self-attention over the most recent items, scored against all items."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recstudio.models.base import Recommender, register
+
+
+@dataclass
+class SASRecConfig:
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 2
+    max_len: int = 50
+    dropout: float = 0.2
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.proj(y.transpose(1, 2).reshape(b, t, c))
+
+
+class Block(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden)
+        self.attn = CausalSelfAttention(hidden, heads, dropout)
+        self.norm2 = nn.LayerNorm(hidden)
+        self.ff = nn.Sequential(
+            nn.Linear(hidden, 4 * hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * hidden, hidden)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), allowed))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class SequenceEncoder(nn.Module):
+    """Transformer over a right-aligned item sequence; shared by SASRec and its text-fused variants."""
+
+    def __init__(self, hidden: int, layers: int, heads: int, max_len: int, dropout: float):
+        super().__init__()
+        self.position = nn.Embedding(max_len, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(hidden, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, item_vectors: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
+        """item_vectors [B, L, H] for histories [B, L] (0 = padding) -> hidden states [B, L, H]."""
+        b, t = histories.shape
+        present = histories > 0
+        # positions count back from the most recent event, so the newest item always has the same one
+        positions = torch.arange(t - 1, -1, -1, device=histories.device).clamp(max=self.position.num_embeddings - 1)
+        x = item_vectors * math.sqrt(item_vectors.shape[-1]) + self.position(positions)
+        x = self.drop(x * present.unsqueeze(-1))
+        causal = torch.ones(t, t, dtype=torch.bool, device=histories.device).tril()
+        # a query may look at earlier real events, and always at itself: a padded row then never has
+        # every key masked (the all-masked row is what makes nn.TransformerEncoder return NaN)
+        allowed = (causal & present.unsqueeze(1)) | torch.eye(t, dtype=torch.bool, device=histories.device)
+        allowed = allowed.unsqueeze(1)  # broadcast over heads
+        for block in self.blocks:
+            x = block(x, allowed)
+        return self.norm(x)
+
+
+@register
+class SASRec(Recommender):
+    name = "sasrec"
+    config_class = SASRecConfig
+    description = "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss."
+
+    def __init__(self, config: SASRecConfig, n_items: int):
+        super().__init__(config, n_items)
+        self.item_embedding = nn.Embedding(n_items + 1, config.hidden, padding_idx=0)
+        self.encoder = SequenceEncoder(config.hidden, config.layers, config.heads, config.max_len, config.dropout)
+        self.apply(_init_weights)
+
+    def item_table(self) -> torch.Tensor:
+        """[n_items + 1, H] vectors used both as inputs and as the output scoring table."""
+        return self.item_embedding.weight
+
+    def hidden_states(self, histories: torch.Tensor) -> torch.Tensor:
+        table = self.item_table()
+        return self.encoder(F.embedding(histories, table), histories)
+
+    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        seq = torch.from_numpy(sequences)
+        return {"histories": seq[:, :-1], "targets": seq[:, 1:]}
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        histories, targets = batch["histories"], batch["targets"]
+        hidden = self.hidden_states(histories)
+        mask = (targets > 0) & (histories > 0)
+        logits = hidden[mask] @ self.item_table()[1:].T
+        return F.cross_entropy(logits.float(), targets[mask] - 1)
+
+    def score(self, histories: torch.Tensor) -> torch.Tensor:
+        return self.hidden_states(histories)[:, -1] @ self.item_table()[1:].T
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()

@@ -1,0 +1,254 @@
+"""fit(): the one training loop, a generator of progress events shared by CLI, GUI worker and torchrun."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Generator
+
+import numpy as np
+
+from recstudio.errors import RecStudioError
+from recstudio.training.events import FitResult, Message, Started, Step, Validated
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 200  # an upper bound: early stopping usually ends the run first
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10  # validations without improvement before stopping
+    metric: str = "NDCG@10"  # validation metric that picks the best epoch
+    seed: int = 42
+    max_steps: int | None = None
+    grad_clip: float = 1.0
+    eval_batch_size: int = 512
+    mixed_precision: bool = True  # only takes effect on CUDA
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(device: str = "auto"):
+    """``auto`` picks CUDA, then Apple MPS, then CPU; an unavailable explicit choice is a user error."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RecStudioError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RecStudioError("--device mps was asked for but Apple MPS is not available; use --device cpu or auto.")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise RecStudioError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def training_windows(indptr: np.ndarray, items: np.ndarray, width: int, rng: np.random.Generator) -> np.ndarray:
+    """One epoch of right-aligned windows [n, width] (item + 1, 0 = pad) covering each sequence.
+
+    Every user's most recent window is always there; earlier parts of long sequences are cut into
+    further windows at a random offset each epoch, so every training event is a target about once
+    per epoch and the cut points move between epochs.
+    """
+    lengths = np.diff(indptr)
+    users = np.flatnonzero(lengths >= 2)
+    n = lengths[users]
+    step = width - 1
+    offset = rng.integers(0, step, size=len(users))
+    extra = np.maximum(0, (n - offset - 2) // step)
+    window_users = np.concatenate([users, np.repeat(users, extra)])
+    j = np.arange(extra.sum()) - np.repeat(np.cumsum(extra) - extra, extra) + 1
+    ends = np.concatenate([n, np.repeat(n - offset, extra) - j * step])
+    starts = indptr[window_users]
+    cols = np.arange(width)
+    src = (starts + ends)[:, None] - width + cols[None, :]
+    valid = src >= starts[:, None]
+    out = np.zeros((len(window_users), width), dtype=np.int64)
+    out[valid] = items[src[valid]] + 1
+    return out
+
+
+def fit(
+    model,
+    split,
+    config: TrainConfig = TrainConfig(),
+    *,
+    device: str = "auto",
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_meta: dict[str, Any] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    distributed=None,
+) -> Generator[Any, None, FitResult]:
+    """Train ``model`` on ``split`` and yield events; returns a :class:`FitResult`.
+
+    The best model (by validation ``config.metric``) is restored into ``model`` at the end and
+    written to ``checkpoint_dir`` at each epoch end where it improved. ``cancelled()`` is polled
+    between steps. ``distributed`` (see ``recstudio.training.ddp``) shards the windows by rank.
+    """
+    import torch
+
+    from recstudio.evaluation import evaluate
+    from recstudio.training.checkpoint import save_checkpoint
+
+    cancelled = cancelled or (lambda: False)
+    rng = seed_everything(config.seed)
+    dev = resolve_device(device)
+    model.to(dev)
+    is_main = distributed is None or distributed.rank == 0
+    popularity = split.train_popularity()
+    meta = dict(checkpoint_meta or {})
+    start = time.perf_counter()
+
+    def validate(epoch: int, step: int):
+        result = evaluate(
+            model, split.valid, popularity=popularity, n_users=split.n_users, ks=(10,),
+            batch_size=config.eval_batch_size, device=str(dev), cancelled=cancelled,
+        )
+        return result.metrics
+
+    def write_checkpoint(epoch: int, step: int, best_score: float, valid_metrics: dict) -> str | None:
+        if checkpoint_dir is None or not is_main:
+            return None
+        info = {"epoch": epoch, "step": step, "best_score": best_score, "metric": config.metric,
+                "valid_metrics": valid_metrics, "train_config": config.to_dict(), **meta}
+        return str(save_checkpoint(checkpoint_dir, _unwrap(model), info))
+
+    if not model.trainable:
+        model.fit_statistics(split.train_indptr, split.train_items)
+        yield Started(model.name, str(dev), 0, 1, 1, int((np.diff(split.train_indptr) > 0).sum()))
+        metrics = validate(1, 1)
+        score = float(metrics.get(config.metric, 0.0))
+        elapsed = time.perf_counter() - start
+        yield Validated(1, 1, metrics, 1, score, True, elapsed)
+        ckpt = write_checkpoint(1, 1, score, metrics)
+        return FitResult("completed", 1, 1, 1, elapsed, elapsed, metrics, 0.0, ckpt)
+
+    model.fit_statistics(split.train_indptr, split.train_items)
+    width = model.history_length + 1
+    windows = training_windows(split.train_indptr, split.train_items, width, rng)
+    if len(windows) == 0:
+        raise RecStudioError("No user has two or more training events, so there is nothing to learn a sequence from.")
+    if distributed is not None:
+        windows = windows[distributed.rank :: distributed.world_size]
+    steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+    planned = config.epochs * steps_per_epoch
+    if config.max_steps:
+        planned = min(planned, config.max_steps)
+
+    train_model = distributed.wrap(model) if distributed is not None else model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    amp_dtype = None
+    if dev.type == "cuda" and config.mixed_precision:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    yield Started(model.name, _describe(dev), n_params, config.epochs, steps_per_epoch, len(windows))
+
+    best_score, best_epoch, best_state, best_metrics = -math.inf, 0, None, {}
+    seconds_to_best, checkpoint = 0.0, None
+    step, samples, epochs_done, stale = 0, 0, 0, 0
+    status = "completed"
+    for epoch in range(1, config.epochs + 1):
+        if epoch > 1:
+            windows = training_windows(split.train_indptr, split.train_items, width, rng)
+            if distributed is not None:
+                windows = windows[distributed.rank :: distributed.world_size]
+        order = rng.permutation(len(windows))
+        model.train()
+        for lo in range(0, len(order), config.batch_size):
+            if cancelled():
+                status = "cancelled"
+                break
+            batch = model.make_batch(windows[order[lo : lo + config.batch_size]], rng)
+            batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss = train_model(batch)
+            if not torch.isfinite(loss):
+                raise RecStudioError(
+                    f"Training stopped: the loss became {loss.item()} at step {step + 1} (epoch {epoch}). "
+                    "Lower the learning rate or check the data, then train again."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            samples += len(batch[next(iter(batch))])
+            elapsed = time.perf_counter() - start
+            rate = samples / elapsed if elapsed > 0 else 0.0
+            eta = (planned - step) * elapsed / step if step else None
+            yield Step(step, epoch, float(loss.item()), rate, elapsed, eta, min(1.0, step / planned))
+            if config.max_steps and step >= config.max_steps:
+                break
+        if status == "cancelled":
+            break
+        epochs_done = epoch
+        try:
+            metrics = validate(epoch, step)
+        except Exception as exc:  # cancellation during validation ends the run like a cancelled step
+            if type(exc).__name__ == "EvaluationCancelled":
+                status = "cancelled"
+                break
+            raise
+        score = float(metrics.get(config.metric, 0.0))
+        improved = score > best_score
+        if improved:
+            best_score, best_epoch, best_metrics = score, epoch, metrics
+            best_state = copy.deepcopy(model.state_dict())
+            seconds_to_best = time.perf_counter() - start
+            checkpoint = write_checkpoint(epoch, step, score, metrics) or checkpoint
+            stale = 0
+        else:
+            stale += 1
+        yield Validated(epoch, step, metrics, best_epoch, best_score, improved, time.perf_counter() - start)
+        if stale >= config.patience:
+            yield Message(f"Early stopping: {config.metric} has not improved for {config.patience} epochs.")
+            break
+        if config.max_steps and step >= config.max_steps:
+            yield Message(f"Stopped at the step limit ({config.max_steps} steps).")
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    elapsed = time.perf_counter() - start
+    return FitResult(status, epochs_done, best_epoch, step, elapsed, seconds_to_best, best_metrics,
+                     samples / elapsed if elapsed else 0.0, checkpoint)
+
+
+def _unwrap(model):
+    return getattr(model, "module", model)
+
+
+def _describe(dev) -> str:
+    import torch
+
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        return f"cuda ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
+    if dev.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(dev)
