@@ -1,0 +1,374 @@
+"""The `recstudio` command line: a thin shell over recstudio.data, .training, .runs and .workspace."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+from recstudio import __version__
+from recstudio.errors import RecStudioError
+
+MODEL_NAMES_HINT = "pop, itemknn, sasrec"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args) or 0
+    except RecStudioError as exc:
+        print(f"recstudio: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recstudio",
+        description="RecStudio: import behaviour logs, train sequential recommenders, evaluate and recommend.",
+    )
+    parser.add_argument("--version", action="version", version=f"recstudio {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", metavar="PATH",
+                        help="workspace SQLite file (default: $RECSTUDIO_WORKSPACE or the user data folder)")
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("import", parents=[common], help="import a behaviour log (and item catalogue)")
+    p.add_argument("interactions", metavar="INTERACTIONS", help="CSV/TSV/Parquet file, optionally gzipped")
+    _add_import_options(p)
+    p.add_argument("--name", help="dataset name (default: the file's name)")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("datasets", parents=[common], help="list imported datasets")
+    p.set_defaults(handler=cmd_datasets)
+
+    p = sub.add_parser("models", parents=[common], help="list models and their settings")
+    p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("train", parents=[common], help="train a model on a file or an imported dataset")
+    p.add_argument("data", metavar="DATA", nargs="?", help="CSV path or imported dataset name")
+    p.add_argument("--sample", action="store_true", help="train on the bundled Online Retail sample")
+    _add_import_options(p)
+    p.add_argument("--model", default="sasrec", help=f"model name ({MODEL_NAMES_HINT}; default sasrec)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner)")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--split", default="leave-one-out", choices=["leave-one-out", "temporal"])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model setting, e.g. --set hidden=128 (see `recstudio models`)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=cmd_train)
+
+    runs = sub.add_parser("runs", help="list or show training runs")
+    runs_sub = runs.add_subparsers(title="runs commands", metavar="COMMAND")
+    p = runs_sub.add_parser("list", parents=[common], help="list runs")
+    p.set_defaults(handler=cmd_runs_list)
+    p = runs_sub.add_parser("show", parents=[common], help="one run's settings, metrics and curve summary")
+    p.add_argument("run", metavar="RUN")
+    p.set_defaults(handler=cmd_runs_show)
+    runs.set_defaults(handler=lambda args: runs.print_help())
+
+    p = sub.add_parser("evaluate", parents=[common], help="test a run's best checkpoint (full ranking)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--keep-seen", action="store_true", help="do not exclude items already in the history")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("recommend", parents=[common], help="top-K items for a user or an ad-hoc history")
+    p.add_argument("run", metavar="RUN")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="user id as in the imported file")
+    who.add_argument("--history", help="comma-separated item ids, oldest first (may be empty: \"\")")
+    p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    p.add_argument("--keep-seen", action="store_true", help="allow items already in the history")
+    p.set_defaults(handler=cmd_recommend)
+    return parser
+
+
+def _add_import_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--items", metavar="CATALOGUE", help="item catalogue file joined on the item id")
+    for role in ("user", "item", "time", "event", "rating", "quantity"):
+        p.add_argument(f"--{role}-col", metavar="COLUMN", help=f"column holding the {role} (default: guessed)")
+    p.add_argument("--item-key", metavar="COLUMN", help="catalogue column holding the item id (default: guessed)")
+    p.add_argument("--events", metavar="TYPE,...", help="keep only these event types")
+    p.add_argument("--min-user-events", type=int, default=1, metavar="N", help="drop users with fewer events")
+    p.add_argument("--min-item-events", type=int, default=1, metavar="N", help="drop items with fewer events")
+    p.add_argument("--keep-duplicates", action="store_true", help="keep exact duplicate rows")
+
+
+def _import_settings(args) -> tuple[Any, Any]:
+    from recstudio.data import ColumnRoles, ImportOptions
+
+    roles = ColumnRoles(user=args.user_col, item=args.item_col, timestamp=args.time_col,
+                        event=args.event_col, rating=args.rating_col, quantity=args.quantity_col)
+    if roles == ColumnRoles():
+        roles = None
+    events = tuple(e.strip() for e in args.events.split(",") if e.strip()) if args.events else None
+    options = ImportOptions(drop_duplicates=not args.keep_duplicates, event_types=events,
+                            min_user_events=args.min_user_events, min_item_events=args.min_item_events,
+                            item_key=args.item_key)
+    return roles, options
+
+
+def _print(args, payload: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(payload, default=str))
+    else:
+        print(text)
+
+
+def cmd_import(args) -> int:
+    from recstudio.runs import ImportRequest, import_or_reuse
+    from recstudio.workspace import Workspace
+
+    roles, options = _import_settings(args)
+    request = ImportRequest(args.interactions, args.items, roles, options, args.name)
+    progress = _StageLine() if not args.json and sys.stderr.isatty() else None
+    with Workspace(args.workspace) as ws:
+        record, reused = import_or_reuse(ws, request, progress=progress)
+    report = record.report
+    lines = [f"{'Reused' if reused else 'Imported'} dataset {record.name!r} (id {record.id}) from {record.source}",
+             f"  rows read {report.get('rows_read')}, kept {record.n_events} events, "
+             f"{record.n_users} users, {record.n_items} items",
+             f"  time span {report.get('time_start')} .. {report.get('time_end')}"]
+    for reason, count in (report.get("dropped") or {}).items():
+        if count:
+            lines.append(f"  dropped {count} rows: {reason}")
+    for warning in report.get("warnings") or []:
+        lines.append(f"  note: {warning}")
+    _print(args, {"dataset": record.name, "id": record.id, "reused": reused, "report": report}, "\n".join(lines))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        records = ws.list_datasets()
+    rows = [{"id": r.id, "name": r.name, "users": r.n_users, "items": r.n_items, "events": r.n_events,
+             "source": r.source, "created_at": r.created_at} for r in records]
+    text = "\n".join(f"{r['id']:>4}  {r['name']:<30} {r['users']:>8} users {r['items']:>8} items "
+                     f"{r['events']:>10} events" for r in rows) or "No datasets yet: `recstudio import FILE`."
+    _print(args, {"datasets": rows}, text)
+    return 0
+
+
+def cmd_models(args) -> int:
+    import dataclasses
+
+    from recstudio.models import model_class, model_names
+
+    models = []
+    for name in model_names():
+        cls = model_class(name)
+        settings = {f.name: f.default for f in dataclasses.fields(cls.config_class)}
+        models.append({"name": name, "description": cls.description, "settings": settings})
+    text = "\n".join(f"{m['name']:<10} {m['description']}\n" + "".join(
+        f"{'':12}{k} = {v}\n" for k, v in m["settings"].items()) for m in models)
+    _print(args, {"models": models}, text.rstrip())
+    return 0
+
+
+def cmd_train(args) -> int:
+    from recstudio.runs import TrainRequest, train_run
+
+    data, items = args.data, args.items
+    if args.sample:
+        from recstudio.data import sample_paths
+
+        if data:
+            raise RecStudioError("Give either DATA or --sample, not both.")
+        interactions, catalogue = sample_paths()
+        data, items = str(interactions), items or str(catalogue)
+    if not data:
+        raise RecStudioError("Nothing to train on: give a CSV path, an imported dataset name, or --sample.")
+    roles, options = _import_settings(args)
+    train_config = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+                    "lr": args.lr, "patience": args.patience, "seed": args.seed}
+    request = TrainRequest(
+        data=data, items=items, model=args.model, model_config=_parse_settings(args.set),
+        train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,
+        device=args.device, workspace=args.workspace, roles=roles, import_options=options,
+    )
+    stop = _GracefulStop()
+    reporter = _TrainReporter(quiet=args.quiet)
+    with stop:
+        gen = train_run(request, cancelled=stop.requested,
+                        import_progress=_StageLine() if not args.quiet and sys.stderr.isatty() else None)
+        while True:
+            try:
+                reporter.show(next(gen))
+            except StopIteration as done:
+                outcome = done.value
+                break
+    payload = {"run_id": outcome.run_id, "model": outcome.model, "dataset": outcome.dataset,
+               "status": outcome.status, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
+               "seconds": round(outcome.seconds, 2), "seconds_to_best": round(outcome.seconds_to_best, 2),
+               "samples_per_s": round(outcome.samples_per_s, 1),
+               "metrics": {"valid": outcome.metrics.get("valid", {}), "test": outcome.metrics.get("test", {})}}
+    test = payload["metrics"]["test"]
+    text = (f"Run {outcome.run_id} ({outcome.model} on {outcome.dataset!r}) {outcome.status} after "
+            f"{outcome.epochs} epochs in {outcome.seconds:.1f} s; best epoch {outcome.best_epoch}.\n"
+            + ("Test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in test)
+               if test else "No test metrics (no epoch finished)."))
+    _print(args, payload, text)
+    return 0
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise RecStudioError(f"--set takes KEY=VALUE, got {pair!r}.")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def _run_row(run) -> dict[str, Any]:
+    test = (run.metrics or {}).get("test", {})
+    return {"id": run.id, "model": run.model, "dataset": run.dataset_name, "status": run.status,
+            "started_at": run.started_at, "seconds": run.seconds, "epochs": run.epochs,
+            "NDCG@10": test.get("NDCG@10"), "HR@10": test.get("HR@10")}
+
+
+def cmd_runs_list(args) -> int:
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        rows = [_run_row(r) for r in ws.list_runs()]
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    text = "\n".join(f"{r['id']:>4}  {r['model']:<10} {r['dataset']:<24} {r['status']:<11} "
+                     f"NDCG@10 {fmt(r['NDCG@10'])}  HR@10 {fmt(r['HR@10'])}  {r['started_at']}" for r in rows)
+    _print(args, {"runs": rows}, text or "No runs yet: `recstudio train FILE --model sasrec`.")
+    return 0
+
+
+def cmd_runs_show(args) -> int:
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        run = ws.run(args.run)
+        curve = ws.curve(run.id)
+        artefacts = {k: str(v) for k, v in ws.artefacts(run.id).items()}
+    payload = {**_run_row(run), "config": run.config, "metrics": run.metrics, "error": run.error,
+               "device": run.device, "artefacts": artefacts,
+               "curve_points": len(curve)}
+    text = json.dumps(payload, indent=2, default=str)
+    _print(args, payload, text)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from recstudio.runs import evaluate_run
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        run, result = evaluate_run(ws, args.run, exclude_seen=not args.keep_seen, device=args.device)
+    payload = {"run_id": run.id, "model": run.model, "exclude_seen": not args.keep_seen, **result.to_dict()}
+    lines = [f"Run {run.id} ({run.model}), {result.n_cases} test users, full ranking"
+             f"{'' if args.keep_seen else ', seen items excluded'}:"]
+    lines += [f"  {k:<14} {v:.4f}" for k, v in result.metrics.items() if v is not None]
+    for name, seg in result.segments.items():
+        lines.append(f"  segment {name}: {seg.get('users', 0)} users, NDCG@10 {seg.get('NDCG@10', 0):.4f}")
+    _print(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    from recstudio.runs import recommend
+    from recstudio.workspace import Workspace
+
+    history = None
+    if args.history is not None:
+        history = [h.strip() for h in args.history.split(",") if h.strip()]
+    with Workspace(args.workspace) as ws:
+        rec = recommend(ws, args.run, user=args.user, history=history, k=args.k, exclude_seen=not args.keep_seen)
+    payload = {"user": rec.user, "source": rec.source, "items": rec.items}
+    who = f"user {rec.user}" if rec.user is not None else f"a history of {len(rec.history)} items"
+    lines = [f"Top {len(rec.items)} for {who}" + (" (most popular: the history is empty)"
+                                                   if rec.source == "popularity" else "") + ":"]
+    lines += [f"{n:>3}. {it['item_id']:<12} {it['score']:>9.4f}  {it['title']}" for n, it in enumerate(rec.items, 1)]
+    _print(args, payload, "\n".join(lines))
+    return 0
+
+
+class _GracefulStop:
+    """First Ctrl-C asks training to stop at the next step (run recorded as cancelled); a second one aborts."""
+
+    def __init__(self):
+        self._requested = False
+        self._previous = None
+
+    def requested(self) -> bool:
+        return self._requested
+
+    def _handle(self, signum, frame):
+        if self._requested:
+            raise KeyboardInterrupt
+        self._requested = True
+        print("\nStopping at the next step (Ctrl-C again to abort)...", file=sys.stderr)
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class _StageLine:
+    def __call__(self, fraction: float, message: str) -> None:
+        print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
+
+
+class _TrainReporter:
+    """Progress on stderr: a line per validation, and a throttled step line on a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def show(self, event) -> None:
+        if self.quiet:
+            return
+        from recstudio.training import Message, Stage, Started, Step, Validated
+
+        if isinstance(event, Started):
+            self._line(f"Training {event.model} on {event.device}: {event.parameters:,} parameters, "
+                       f"{event.train_sequences} training sequences, {event.steps_per_epoch} steps per epoch")
+        elif isinstance(event, Step) and self.tty and time.monotonic() - self.last > 0.5:
+            self.last = time.monotonic()
+            eta = f", ETA {event.eta:.0f} s (to the epoch limit)" if event.eta is not None else ""
+            print(f"\r  epoch {event.epoch} step {event.step}: loss {event.loss:.4f}, "
+                  f"{event.samples_per_s:.0f} samples/s{eta}   ", end="", file=sys.stderr, flush=True)
+        elif isinstance(event, Validated):
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if k in ("HR@10", "NDCG@10"))
+            mark = " *" if event.improved else ""
+            self._line(f"epoch {event.epoch:>3} ({event.elapsed:6.1f} s) valid {shown}{mark}")
+        elif isinstance(event, (Message, Stage)):
+            self._line(event.text)
+
+    def _line(self, text: str) -> None:
+        if text:
+            print(("\r" if self.tty else "") + text, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
