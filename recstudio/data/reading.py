@@ -1,0 +1,446 @@
+"""Opening tables: format, compression, encoding and delimiter sniffing, whole reads and chunked reads."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import itertools
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pandas as pd
+
+from recstudio.data.timestamps import NULL_TOKENS, clean_text
+from recstudio.errors import RecStudioError
+
+#: Field separators the sniffer chooses from.
+DELIMITERS = (",", "\t", ";", "|")
+DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+_SAMPLE_BYTES = 1 << 16
+_BLOCK_BYTES = 4 << 20  # one streamed chunk of raw text; bounds the memory a read holds at once
+_CHUNK_ROWS = 100_000
+_MAGIC = (
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx file is one)"),
+    (b"\xd0\xcf\x11\xe0", "an Excel/Office document"), (b"SQLite format 3", "an SQLite database"),
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What sniffing found out about a file before reading it in full."""
+
+    path: Path
+    format: str  # "csv" or "parquet"
+    compression: str | None  # "gzip" or None
+    encoding: str | None  # "utf-8", "utf-8-sig" (with BOM) or "latin-1"; None for Parquet
+    delimiter: str | None
+    columns: tuple[str, ...]
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def info(self) -> dict:
+        return {"format": self.format, "compression": self.compression, "encoding": self.encoding,
+                "delimiter": self.delimiter, "columns": list(self.columns)}
+
+
+@dataclass
+class ReadStats:
+    """Facts learnt while reading: the encoding that worked and rows skipped as malformed."""
+
+    encoding: str | None
+    rows: int = 0
+    malformed: int = 0
+    malformed_example: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def file_fingerprint(path) -> str:
+    """sha256 of the file's bytes, read in blocks, so an unchanged file can reuse its import."""
+    path = _existing_file(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inspect_source(path) -> Source:
+    """Check the file is a readable, non-empty table and sniff format, compression, encoding and delimiter."""
+    path = _existing_file(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise RecStudioError(f"{path.name} is empty (0 bytes); choose a file with a header row and data rows.")
+    with open(path, "rb") as f:
+        head = f.read(_SAMPLE_BYTES)
+    compression = None
+    complete = size <= _SAMPLE_BYTES
+    if head[:2] == b"\x1f\x8b":
+        compression = "gzip"
+        try:
+            with gzip.open(path, "rb") as f:
+                head = f.read(_SAMPLE_BYTES)
+                complete = len(head) < _SAMPLE_BYTES or not f.read(1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RecStudioError(
+                f"{path.name} looks gzip-compressed but cannot be decompressed ({exc}); copy or export it again."
+            ) from None
+    if head[:4] == b"PAR1":
+        if compression:
+            raise RecStudioError(f"{path.name} is a gzip-compressed Parquet file; decompress it first.")
+        return _parquet_source(path, size)
+    _reject_binary(path, head)
+    if not head.strip():
+        raise RecStudioError(f"{path.name} is empty (only blank lines); choose a file with a header row and data rows.")
+
+    encoding = _sniff_encoding(head, complete)
+    text = head.decode(encoding, errors="replace")
+    if not complete:
+        text = text[: text.rfind("\n") + 1] or text  # the sample may end inside a line
+    delimiter = sniff_delimiter(text)
+    records = [r for r in itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 3)
+               if any(cell.strip() for cell in r)]
+    columns = _column_names(path, records[0])
+    if complete and len(records) < 2:
+        raise RecStudioError(
+            f"{path.name} has a header row ({_short(', '.join(columns))}) but no data rows; "
+            "export the data again with its rows."
+        )
+    return Source(path, "csv", compression, encoding, delimiter, columns, size)
+
+
+def sniff_delimiter(text: str) -> str:
+    """The separator that splits the first lines into the same number (> 1) of fields.
+
+    csv.Sniffer's guess is tried first; it can be fooled (e.g. by "|" inside a genres field),
+    so every guess must also split the lines consistently. Failing that, the candidate that
+    splits the header into most fields wins.
+    """
+    try:
+        sniffed = [csv.Sniffer().sniff(text[:20_000], delimiters="".join(DELIMITERS)).delimiter]
+    except csv.Error:
+        sniffed = []
+    widths = {}
+    for candidate in sniffed + list(DELIMITERS):
+        rows = [r for r in itertools.islice(csv.reader(io.StringIO(text), delimiter=candidate), 50) if r]
+        if not rows:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows) >= 0.9 * len(rows)
+        if width > 1 and consistent:
+            return candidate
+        widths[candidate] = width
+    best = max(widths, key=widths.get, default=",")
+    return best if widths.get(best, 0) > 1 else ","
+
+
+def read_table(path, *, nrows: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """The whole table (or its first ``nrows`` rows) as stripped text, and what sniffing found.
+
+    Every column is text ("007" stays "007"); empty and NA-like cells are missing. ``info`` has
+    format, compression, encoding, delimiter, columns, malformed_lines (rows skipped because
+    they had the wrong number of fields) and warnings.
+    """
+    source = inspect_source(path)
+    if source.format == "parquet":
+        frame, stats = _read_parquet(source, nrows), ReadStats(None)
+    else:
+        frame, stats = _read_csv_whole(source, nrows)
+    frame = frame.apply(clean_text) if len(frame.columns) else frame
+    info = source.info() | {"encoding": stats.encoding, "malformed_lines": stats.malformed,
+                            "warnings": stats.warnings}
+    return frame, info
+
+
+def read_chunks(source: Source, consume: Callable[[pd.DataFrame], None], *, reset: Callable[[], None],
+                progress: Callable[[float], None] | None = None) -> ReadStats:
+    """Feed the table to ``consume`` in chunks of raw text columns, keeping memory to one chunk.
+
+    ``reset`` is called before a read starts over (a later chunk turned out not to be UTF-8,
+    or pyarrow could not parse the file and pandas tries instead).
+    """
+    if source.format == "parquet":
+        return _stream_parquet(source, consume, progress)
+    for encoding in dict.fromkeys([source.encoding, "latin-1"]):
+        for reader in (_stream_csv_arrow, _stream_csv_pandas):
+            reset()
+            try:
+                stats = reader(source, encoding, consume, progress)
+            except _NotThisEncoding:
+                break
+            except _ArrowFailed:
+                continue
+            if encoding == "latin-1":
+                stats.warnings.append(f"{source.name} is not valid UTF-8; it was read as Latin-1.")
+            return stats
+    raise AssertionError("Latin-1 decodes any bytes")  # pragma: no cover
+
+
+class _CountingStream(io.RawIOBase):
+    """Counts the (decompressed) bytes pyarrow has taken, for progress; called once per block."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read() if size is None or size < 0 else self.stream.read(size)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+class _NotThisEncoding(Exception):
+    pass
+
+
+class _ArrowFailed(Exception):
+    pass
+
+
+def _stream_csv_arrow(source, encoding, consume, progress) -> ReadStats:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    stats = ReadStats(encoding)
+
+    def skip_malformed(row) -> str:
+        # called by pyarrow only for rows with the wrong number of fields
+        stats.malformed += 1
+        stats.malformed_example = stats.malformed_example or row.text[:80]
+        return "skip"
+
+    read_options = pacsv.ReadOptions(
+        encoding="utf8" if encoding.startswith("utf-8") else encoding,  # pyarrow drops a UTF-8 BOM itself
+        block_size=_BLOCK_BYTES, column_names=list(source.columns), skip_rows=1, use_threads=False,
+    )
+    parse_options = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True,
+                                       invalid_row_handler=skip_malformed)
+    convert_options = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in source.columns}, strings_can_be_null=True,
+        quoted_strings_can_be_null=True, null_values=list(NULL_TOKENS),
+    )
+    raw = pa.OSFile(str(source.path))
+    stream = _CountingStream(pa.CompressedInputStream(raw, "gzip") if source.compression else raw)
+    text_size = _gzip_text_size(source.path, source.size) if source.compression else source.size
+    try:
+        reader = pacsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
+                                convert_options=convert_options)
+        for batch in reader:
+            frame = batch.to_pandas()
+            stats.rows += len(frame)
+            consume(frame)
+            if progress:
+                progress(min(stream.position / text_size, 1.0))
+    except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            raise _NotThisEncoding from None
+        raise _ArrowFailed from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(source, exc) from None
+    finally:
+        stream.close()
+    return stats
+
+
+def _stream_csv_pandas(source, encoding, consume, progress) -> ReadStats:
+    stats = ReadStats(encoding)
+    with open(source.path, "rb") as raw:
+        try:
+            chunks = pd.read_csv(raw, chunksize=_CHUNK_ROWS, encoding=encoding, **_pandas_options(source))
+            for frame in chunks:
+                stats.rows += len(frame)
+                consume(frame)
+                if progress:
+                    progress(min(raw.tell() / source.size, 1.0))
+        except UnicodeDecodeError:
+            raise _NotThisEncoding from None
+        except pd.errors.ParserError as exc:
+            raise _parse_error(source, exc) from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _unreadable(source, exc) from None
+    return stats
+
+
+def _read_csv_whole(source: Source, nrows: int | None) -> tuple[pd.DataFrame, ReadStats]:
+    for encoding in dict.fromkeys([source.encoding, "latin-1"]):
+        stats = ReadStats(encoding)
+        try:
+            frame = _read_csv_once(source, encoding, nrows, stats)
+        except _NotThisEncoding:
+            continue
+        if encoding == "latin-1":
+            stats.warnings.append(f"{source.name} is not valid UTF-8; it was read as Latin-1.")
+        stats.rows = len(frame)
+        return frame, stats
+    raise AssertionError("Latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _read_csv_once(source: Source, encoding: str, nrows: int | None, stats: ReadStats) -> pd.DataFrame:
+    def skip_malformed(row) -> str:
+        stats.malformed += 1
+        return "skip"
+
+    options = _pandas_options(source) | {"encoding": encoding}
+    try:
+        if nrows is not None:  # the pyarrow engine cannot stop early
+            return pd.read_csv(source.path, nrows=nrows, on_bad_lines="skip", **options)
+        try:
+            return pd.read_csv(source.path, engine="pyarrow", on_bad_lines=skip_malformed, **options)
+        except (pd.errors.ParserError, ValueError) as exc:
+            if "utf8" in str(exc).lower():
+                raise _NotThisEncoding from None
+        # the C engine reads some files pyarrow rejects, and its messages name the line
+        return pd.read_csv(source.path, **options)
+    except UnicodeDecodeError:
+        raise _NotThisEncoding from None
+    except pd.errors.ParserError as exc:
+        raise _parse_error(source, exc) from None
+
+
+def _pandas_options(source: Source) -> dict:
+    return dict(sep=source.delimiter, header=0, names=list(source.columns), dtype=str,
+                na_values=list(NULL_TOKENS), keep_default_na=False,
+                compression="gzip" if source.compression else None)
+
+
+def _unreadable(source: Source, exc: Exception) -> RecStudioError:
+    return RecStudioError(f"{source.name} could not be read to the end ({_short(str(exc))}); copy or export it again.")
+
+
+def _parse_error(source: Source, exc: Exception) -> RecStudioError:
+    detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return RecStudioError(
+        f"{source.name} could not be read as {DELIMITER_NAMES.get(source.delimiter, repr(source.delimiter))}"
+        f"-separated text ({_short(detail)}); check its quoting and that every row has the header's fields."
+    )
+
+
+def _parquet_source(path: Path, size: int) -> Source:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise RecStudioError(f"{path.name} is not a readable Parquet file ({_short(str(exc))}).") from None
+    columns = _column_names(path, meta.schema_arrow.names)
+    if meta.metadata.num_rows == 0:
+        raise RecStudioError(f"{path.name} has columns ({_short(', '.join(columns))}) but no rows.")
+    return Source(path, "parquet", None, None, None, columns, size)
+
+
+def _parquet_batches(source: Source, batch_size: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(source.path).iter_batches(batch_size=batch_size):
+        # ids and times are handled as text, as they are for CSV
+        columns = [c if pa.types.is_string(c.type) else pc.cast(c, pa.string()) for c in batch.columns]
+        yield pa.RecordBatch.from_arrays(columns, names=list(source.columns)).to_pandas()
+
+
+def _read_parquet(source: Source, nrows: int | None) -> pd.DataFrame:
+    frames = []
+    total = 0
+    for frame in _parquet_batches(source, nrows or _CHUNK_ROWS):
+        frames.append(frame)
+        total += len(frame)
+        if nrows is not None and total >= nrows:
+            break
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.head(nrows) if nrows is not None else frame
+
+
+def _stream_parquet(source, consume, progress) -> ReadStats:
+    import pyarrow.parquet as pq
+
+    stats = ReadStats(None)
+    total = pq.ParquetFile(source.path).metadata.num_rows
+    for frame in _parquet_batches(source, _CHUNK_ROWS):
+        stats.rows += len(frame)
+        consume(frame)
+        if progress:
+            progress(stats.rows / total)
+    return stats
+
+
+def _gzip_text_size(path: Path, size: int) -> int:
+    """Uncompressed size from the gzip trailer, which stores it modulo 4 GiB."""
+    with open(path, "rb") as f:
+        f.seek(-4, io.SEEK_END)
+        text_size = int.from_bytes(f.read(4), "little")
+    while text_size < size:
+        text_size += 1 << 32
+    return text_size
+
+
+def _existing_file(path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise RecStudioError(f"File not found: {path}; check the path and try again.")
+    if not path.is_file():
+        raise RecStudioError(f"{path} is a folder, not a file; choose a CSV, TSV or Parquet file.")
+    return path
+
+
+def _reject_binary(path: Path, head: bytes) -> None:
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise RecStudioError(f"{path.name} is {what}, not a table of text; export the data as CSV or Parquet.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise RecStudioError(f"{path.name} is UTF-16 text, which RecStudio does not read; save it as UTF-8 CSV.")
+    if b"\x00" in head[:8192]:
+        raise RecStudioError(
+            f"{path.name} looks like a binary file (it contains NUL bytes), not CSV/TSV text; "
+            "export the data as CSV or Parquet."
+        )
+
+
+def _sniff_encoding(head: bytes, complete: bool) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        # final=False: the sample may end in the middle of a multi-byte character
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _column_names(path: Path, header: list[str]) -> tuple[str, ...]:
+    names = [str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(header)]
+    seen = pd.Series(names)
+    repeated = seen[seen.duplicated()].unique()
+    if len(repeated):
+        counts = ", ".join(f"{name!r} ({int((seen == name).sum())} times)" for name in repeated[:5])
+        raise RecStudioError(
+            f"{path.name} has duplicate column names: {counts}; rename the columns so each name appears once."
+        )
+    return tuple(names)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
