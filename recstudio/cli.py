@@ -167,13 +167,12 @@ def cmd_datasets(args) -> int:
 def cmd_models(args) -> int:
     import dataclasses
 
-    from recstudio.models import model_class, model_names
+    from recstudio.models import MODEL_SPECS
 
     models = []
-    for name in model_names():
-        cls = model_class(name)
-        settings = {f.name: f.default for f in dataclasses.fields(cls.config_class)}
-        models.append({"name": name, "description": cls.description, "settings": settings})
+    for spec in MODEL_SPECS.values():
+        settings = {f.name: f.default for f in dataclasses.fields(spec.config_class)}
+        models.append({"name": spec.name, "description": spec.description, "settings": settings})
     text = "\n".join(f"{m['name']:<10} {m['description']}\n" + "".join(
         f"{'':12}{k} = {v}\n" for k, v in m["settings"].items()) for m in models)
     _print(args, {"models": models}, text.rstrip())

@@ -1,5 +1,9 @@
-"""Recommenders (popularity, item-kNN, SASRec and the language-model ones) and their registry."""
+"""Recommenders (popularity, item-kNN, SASRec and the language-model ones) and their registry.
 
-from recstudio.models.base import Recommender, create_model, model_class, model_config, model_names, register
+The registry and settings import without torch; the model classes load when a model is built.
+"""
 
-__all__ = ["Recommender", "create_model", "model_class", "model_config", "model_names", "register"]
+from recstudio.models.configs import MODEL_SPECS, ModelSpec
+from recstudio.models.registry import create_model, model_class, model_config, model_names, model_spec
+
+__all__ = ["MODEL_SPECS", "ModelSpec", "create_model", "model_class", "model_config", "model_names", "model_spec"]

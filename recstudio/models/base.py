@@ -1,4 +1,4 @@
-"""The model contract every recommender follows, and the registry that finds models by name."""
+"""The model contract every recommender follows (loss / score all items / score given items)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from recstudio.errors import RecStudioError
 
 
 class Recommender(nn.Module):
@@ -27,7 +26,6 @@ class Recommender(nn.Module):
     name: ClassVar[str] = ""
     config_class: ClassVar[type] = object
     trainable: ClassVar[bool] = True
-    description: ClassVar[str] = ""
 
     def __init__(self, config: Any, n_items: int):
         super().__init__()
@@ -62,55 +60,3 @@ class Recommender(nn.Module):
 
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
-
-
-_REGISTRY: dict[str, type[Recommender]] = {}
-
-
-def register(cls: type[Recommender]) -> type[Recommender]:
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def model_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
-
-
-def model_class(name: str) -> type[Recommender]:
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise RecStudioError(f"Unknown model {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}.")
-    return _REGISTRY[name]
-
-
-def model_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The model's config dataclass with defaults, updated by ``overrides`` (checked by name and type)."""
-    cls = model_class(name)
-    fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
-    values: dict[str, Any] = {}
-    for key, value in (overrides or {}).items():
-        if key not in fields:
-            raise RecStudioError(
-                f"Model {name!r} has no setting {key!r}; its settings are: {', '.join(fields)}."
-            )
-        default = fields[key].default
-        if isinstance(default, bool) and isinstance(value, str):
-            value = value.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
-            try:
-                value = type(default)(float(value)) if isinstance(default, int) else float(value)
-            except ValueError:
-                raise RecStudioError(f"Setting {key!r} of model {name!r} needs a number, got {value!r}.") from None
-        values[key] = value
-    return cls.config_class(**values)
-
-
-def create_model(name: str, n_items: int, config: Any = None) -> Recommender:
-    cls = model_class(name)
-    return cls(config if config is not None else cls.config_class(), n_items)
-
-
-def _load_builtin() -> None:
-    # importing the modules registers them
-    from recstudio.models import itemknn, pop, sasrec  # noqa: F401

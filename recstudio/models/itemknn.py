@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from recstudio.models.base import Recommender, register
+from recstudio.models.base import Recommender
+from recstudio.models.configs import ItemKNNConfig
 
 
-@dataclass
-class ItemKNNConfig:
-    neighbours: int = 100  # similar items kept per item
-    shrink: float = 10.0  # damps similarities resting on few co-occurrences
-    max_len: int = 100  # most recent history events that vote
-
-
-@register
 class ItemKNN(Recommender):
     name = "itemknn"
     config_class = ItemKNNConfig
     trainable = False
-    description = "Item-to-item cosine similarity on co-occurrence, summed over the history."
 
     def __init__(self, config: ItemKNNConfig, n_items: int):
         super().__init__(config, n_items)

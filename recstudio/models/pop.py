@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from recstudio.models.base import Recommender, register
+from recstudio.models.base import Recommender
+from recstudio.models.configs import PopConfig
 
 
-@dataclass
-class PopConfig:
-    pass
-
-
-@register
 class Popularity(Recommender):
     name = "pop"
     config_class = PopConfig
     trainable = False
-    description = "Most popular items in the training data (a baseline every model must beat)."
 
     def __init__(self, config: PopConfig, n_items: int):
         super().__init__(config, n_items)

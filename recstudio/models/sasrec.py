@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recstudio.models.base import Recommender, register
-
-
-@dataclass
-class SASRecConfig:
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 2
-    max_len: int = 50
-    dropout: float = 0.2
+from recstudio.models.base import Recommender
+from recstudio.models.configs import SASRecConfig
 
 
 class CausalSelfAttention(nn.Module):
@@ -84,11 +75,9 @@ class SequenceEncoder(nn.Module):
         return self.norm(x)
 
 
-@register
 class SASRec(Recommender):
     name = "sasrec"
     config_class = SASRecConfig
-    description = "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss."
 
     def __init__(self, config: SASRecConfig, n_items: int):
         super().__init__(config, n_items)

@@ -52,7 +52,7 @@ def load_checkpoint(directory: str | Path, device: str = "cpu"):
     """The model (in eval mode, on ``device``) and the checkpoint's metadata."""
     from safetensors.torch import load_file
 
-    from recstudio.models.base import model_class, model_config
+    from recstudio.models import model_class, model_config
 
     meta = read_meta(directory)
     config = model_config(meta["model"], meta["config"])

@@ -1,0 +1,54 @@
+"""Model settings and the registry of model names, importable without torch (for forms and --help)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def setting(default, help: str, **bounds):
+    """A config field with a tooltip-sized explanation and optional min/max for forms."""
+    return field(default=default, metadata={"help": help, **bounds})
+
+
+@dataclass
+class PopConfig:
+    pass
+
+
+@dataclass
+class ItemKNNConfig:
+    neighbours: int = setting(100, "Similar items kept per item.", min=1, max=10000)
+    shrink: float = setting(10.0, "Damps similarities that rest on few shared users.", min=0.0, max=1000.0)
+    max_len: int = setting(100, "Most recent history events that vote.", min=1, max=10000)
+
+
+@dataclass
+class SASRecConfig:
+    hidden: int = setting(64, "Width of item vectors and of the transformer.", min=8, max=1024)
+    layers: int = setting(2, "Self-attention blocks.", min=1, max=12)
+    heads: int = setting(2, "Attention heads per block (must divide hidden).", min=1, max=16)
+    max_len: int = setting(50, "Most recent events the model reads.", min=2, max=1000)
+    dropout: float = setting(0.2, "Dropout on embeddings, attention and feed-forward layers.", min=0.0, max=0.9)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    module: str  # imported only when the model is built
+    class_name: str
+    config_class: type
+    description: str
+    trainable: bool = True
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("pop", "recstudio.models.pop", "Popularity", PopConfig,
+                  "Most popular items in the training data (a baseline every model must beat).", trainable=False),
+        ModelSpec("itemknn", "recstudio.models.itemknn", "ItemKNN", ItemKNNConfig,
+                  "Item-to-item cosine similarity on co-occurrence, summed over the history.", trainable=False),
+        ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,
+                  "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss."),
+    )
+}

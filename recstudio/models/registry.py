@@ -1,0 +1,66 @@
+"""Finding models by name and building their settings; importable without torch."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from recstudio.errors import RecStudioError
+
+
+def model_names() -> list[str]:
+    from recstudio.models.configs import MODEL_SPECS
+
+    return list(MODEL_SPECS)
+
+
+def model_spec(name: str):
+    from recstudio.models.configs import MODEL_SPECS
+
+    if name not in MODEL_SPECS:
+        raise RecStudioError(f"Unknown model {name!r}; choose one of: {', '.join(MODEL_SPECS)}.")
+    return MODEL_SPECS[name]
+
+
+def model_class(name: str):
+    import importlib
+
+    spec = model_spec(name)
+    return getattr(importlib.import_module(spec.module), spec.class_name)
+
+
+def model_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The model's config dataclass with defaults, updated by ``overrides`` (checked by name and type)."""
+    spec = model_spec(name)
+    fields = {f.name: f for f in dataclasses.fields(spec.config_class)}
+    values: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise RecStudioError(
+                f"Model {name!r} has no setting {key!r}; its settings are: {', '.join(fields) or 'none'}."
+            )
+        values[key] = _coerce(name, key, fields[key].default, value)
+    return spec.config_class(**values)
+
+
+def _coerce(model: str, key: str, default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(default, (int, float)):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise RecStudioError(f"Setting {key!r} of model {model!r} needs a number, got {value!r}.") from None
+        if isinstance(default, int):
+            if not number.is_integer():
+                raise RecStudioError(f"Setting {key!r} of model {model!r} needs a whole number, got {value!r}.")
+            return int(number)
+        return number
+    return value
+
+
+def create_model(name: str, n_items: int, config: Any = None):
+    cls = model_class(name)
+    return cls(config if config is not None else model_spec(name).config_class(), n_items)
