@@ -17,6 +17,11 @@ MODEL_NAMES_HINT = "pop, itemknn, sasrec"
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # plain `recstudio` opens the window
+        from recstudio.gui.app import main as gui_main
+
+        return gui_main([])
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -39,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="workspace SQLite file (default: $RECSTUDIO_WORKSPACE or the user data folder)")
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("gui", help="open the window (optionally on a behaviour log)", add_help=False)
+    p.add_argument("gui_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_gui)
 
     p = sub.add_parser("import", parents=[common], help="import a behaviour log (and item catalogue)")
     p.add_argument("interactions", metavar="INTERACTIONS", help="CSV/TSV/Parquet file, optionally gzipped")
@@ -126,6 +135,12 @@ def _print(args, payload: dict[str, Any], text: str) -> None:
         print(json.dumps(payload, default=str))
     else:
         print(text)
+
+
+def cmd_gui(args) -> int:
+    from recstudio.gui.app import main as gui_main
+
+    return gui_main(args.gui_args)
 
 
 def cmd_import(args) -> int:

@@ -1,0 +1,74 @@
+"""Starting the window: `recstudio`, `recstudio gui [CSV]` and the `recstudio-gui` launcher."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ORGANISATION = "RecStudio"
+APPLICATION = "RecStudio"
+
+
+def create_window(workspace: str | None = None, settings=None):
+    """The main window on a workspace (also used by tests, with their own QSettings file)."""
+    from recstudio.gui.context import AppContext
+    from recstudio.gui.main_window import MainWindow
+
+    return MainWindow(AppContext(workspace, settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="recstudio gui", description="Open the RecStudio window.")
+    parser.add_argument("csv", nargs="?", help="a behaviour log to open in the import dialog")
+    parser.add_argument("--items", help="its item catalogue")
+    parser.add_argument("--sample", action="store_true", help="open the bundled sample")
+    parser.add_argument("--workspace", help="workspace SQLite file")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from recstudio.errors import RecStudioError
+
+    QCoreApplication.setOrganizationName(ORGANISATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    _set_icon(app)
+    try:
+        window = create_window(args.workspace)
+    except RecStudioError as exc:
+        print(f"recstudio: error: {exc}", file=sys.stderr)
+        return 2
+    window.show()
+    if args.sample:
+        QTimer.singleShot(0, window.open_sample)
+    elif args.csv:
+        QTimer.singleShot(0, lambda: window.open_file(args.csv, args.items))
+    _warm_up_in_background()
+    return app.exec()
+
+
+def _set_icon(app) -> None:
+    from PySide6.QtGui import QIcon
+
+    icon = Path(__file__).resolve().parents[2] / "resources" / "icons" / "recstudio.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+
+
+def _warm_up_in_background() -> None:
+    """Import torch off the GUI thread while the analyst looks at the start page, so the first
+    training or inspector click does not stall the window."""
+    import threading
+
+    def warm():
+        import torch  # noqa: F401
+        import torch.optim  # noqa: F401
+
+    threading.Thread(target=warm, name="recstudio-warmup", daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

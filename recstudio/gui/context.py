@@ -1,0 +1,93 @@
+"""State the views share: the workspace, the chosen dataset and run, the job runner and settings."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from recstudio.errors import RecStudioError
+from recstudio.gui.jobs import JobRunner
+
+RECENT_LIMIT = 8
+
+
+class AppContext(QObject):
+    """One per window. Views read through it and announce changes with its signals.
+
+    The GUI thread has its own workspace connection (``workspace``); jobs get only
+    ``workspace_path`` and open their own.
+    """
+
+    dataset_changed = Signal(object)  # DatasetRecord | None
+    runs_changed = Signal()  # a run was added, finished or deleted
+    run_selected = Signal(int)  # open this run in the inspector
+    navigate = Signal(str)  # ask the window to show a page by name
+
+    def __init__(self, workspace_path: str | Path | None = None, settings: QSettings | None = None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        from recstudio.workspace import Workspace, default_workspace_path
+
+        self.workspace_path = default_workspace_path(workspace_path)
+        self.workspace = Workspace(self.workspace_path)
+        self.settings = settings or QSettings()
+        self.runner = JobRunner(self)
+        self.dataset = None  # DatasetRecord of the dataset being worked on
+        self._loaded: tuple[int, Any] | None = None
+
+    def set_dataset(self, record) -> None:
+        self.dataset = record
+        if record is not None:
+            self.settings.setValue("last_dataset", record.id)
+        self.dataset_changed.emit(record)
+
+    def load_dataset(self, dataset_id: int | None = None):
+        """The coded Dataset (cached: views share one copy in memory)."""
+        dataset_id = dataset_id if dataset_id is not None else (self.dataset.id if self.dataset else None)
+        if dataset_id is None:
+            return None
+        if self._loaded is None or self._loaded[0] != dataset_id:
+            self._loaded = (dataset_id, self.workspace.load_dataset(dataset_id))
+        return self._loaded[1]
+
+    # recent files -------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):  # QSettings returns a bare string for a one-item list on some backends
+            value = [value]
+        return [v for v in value or [] if v]
+
+    def add_recent_file(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        files = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent_files", files[:RECENT_LIMIT])
+
+    def last_folder(self, key: str = "open") -> str:
+        return str(self.settings.value(f"last_folder/{key}", str(Path.home())))
+
+    def set_last_folder(self, path: str, key: str = "open") -> None:
+        self.settings.setValue(f"last_folder/{key}", str(Path(path).parent if Path(path).is_file() else path))
+
+    def close(self) -> None:
+        self.workspace.close()
+
+
+def show_error(parent: QWidget | None, title: str, exc: BaseException) -> QMessageBox:
+    """A user error shows its message; a bug shows its traceback under "Show Details"."""
+    box = QMessageBox(parent)
+    box.setWindowTitle(title)
+    if isinstance(exc, RecStudioError):
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setText(str(exc))
+    else:
+        box.setIcon(QMessageBox.Icon.Critical)
+        box.setText(f"Something went wrong: {type(exc).__name__}: {exc}\n\nThis is a bug in RecStudio; "
+                    "the details below help to report it.")
+        box.setDetailedText("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    box.setObjectName("errorDialog")
+    box.open()
+    return box

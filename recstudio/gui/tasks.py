@@ -1,0 +1,78 @@
+"""Background jobs of the window: plain generator functions over the core's public functions.
+
+Each receives only plain values (paths, frozen requests) and a ``cancelled`` callable, opens its own
+workspace connection when it needs one, yields :class:`~recstudio.gui.jobs.Batch` progress and
+returns a plain result. None of them touches a widget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from recstudio.errors import RecStudioError
+from recstudio.gui.jobs import batched, with_progress
+
+
+class ImportCancelled(RecStudioError):
+    """The analyst cancelled an import; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """A parsed (not yet saved) dataset, or the record of an earlier identical import."""
+
+    dataset: Any  # recstudio.data.Dataset, or None when ``existing`` is set
+    existing: Any  # DatasetRecord of an earlier import of the same file and options
+    fingerprint: str
+    options_key: str
+
+
+def import_task(request, workspace_path: str, cancelled: Callable[[], bool]):
+    """Parse ``request`` (a :class:`recstudio.runs.ImportRequest`) without saving it, so the analyst
+    can read the report first; an earlier identical import is found instead of parsed again."""
+    from recstudio.data import ImportOptions, file_fingerprint, import_interactions
+    from recstudio.runs import options_key
+    from recstudio.workspace import Workspace
+
+    fingerprint = file_fingerprint(request.path)
+    key = options_key(request, file_fingerprint(request.items_path) if request.items_path else None)
+    with Workspace(workspace_path) as workspace:
+        existing = workspace.find_dataset(fingerprint, key)
+    if existing is not None:
+        return ImportResult(None, existing, fingerprint, key)
+
+    def run(progress):
+        def report(fraction: float, message: str) -> None:
+            if cancelled():  # the importer polls progress often, so raising here stops it promptly
+                raise ImportCancelled("Import cancelled; nothing was saved.")
+            progress(fraction, message)
+
+        return import_interactions(request.path, items_path=request.items_path, roles=request.roles,
+                                   options=request.options or ImportOptions(), name=request.name, progress=report)
+
+    dataset = yield from with_progress(run)
+    return ImportResult(dataset, None, fingerprint, key)
+
+
+def save_task(result: ImportResult, request, workspace_path: str, cancelled: Callable[[], bool]):
+    """Store a parsed dataset in the workspace (one transaction); returns its record."""
+    from pathlib import Path
+
+    from recstudio.workspace import Workspace
+
+    if result.existing is not None:
+        return result.existing
+    with Workspace(workspace_path) as workspace:
+        return workspace.save_dataset(
+            result.dataset, fingerprint=result.fingerprint, options_key=result.options_key,
+            source=str(Path(request.path).resolve()),
+            items_source=str(Path(request.items_path).resolve()) if request.items_path else None,
+        )
+
+
+def train_task(request, cancelled: Callable[[], bool]):
+    """Train a run (see :func:`recstudio.runs.train_run`); progress arrives in batches ≤ 20 per second."""
+    from recstudio.runs import train_run
+
+    return (yield from batched(train_run(request, cancelled=cancelled)))

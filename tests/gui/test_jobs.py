@@ -1,0 +1,126 @@
+"""The one job mechanism: signal order, errors of every kind, refusal while busy, cancellation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from recstudio.errors import RecStudioError
+from recstudio.gui.jobs import Batch, JobRunner, batched, with_progress
+
+
+def counting_job(n, cancelled):
+    for i in range(n):
+        if cancelled():
+            return "cancelled"
+        yield Batch((i,))
+        time.sleep(0.002)
+    return "done"
+
+
+def failing_job(exc, cancelled):
+    yield Batch(("about to fail",))
+    raise exc
+
+
+@pytest.fixture
+def runner(qtbot):
+    return JobRunner()
+
+
+def _record(runner):
+    seen = []
+    runner.started.connect(lambda name: seen.append(("started", name)))
+    runner.progress.connect(lambda batch: seen.append(("progress",)))
+    runner.result.connect(lambda name, value: seen.append(("result", value)))
+    runner.error.connect(lambda name, exc: seen.append(("error", exc)))
+    runner.finished.connect(lambda name: seen.append(("finished", name)))
+    return seen
+
+
+def test_signals_arrive_in_order_and_finished_always_fires(qtbot, runner):
+    seen = _record(runner)
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        assert runner.start("Count", counting_job, 5)
+    assert seen[0] == ("started", "Count")
+    assert seen.count(("progress",)) == 5
+    assert seen[-2:] == [("result", "done"), ("finished", "Count")]
+    assert not runner.busy
+
+
+@pytest.mark.parametrize("exc", [RecStudioError("bad column"), RuntimeError("CUDA out of memory"), ValueError("bug")])
+def test_every_exception_reaches_the_error_signal(qtbot, runner, exc):
+    # superqt swallows a RuntimeError escaping a worker; torch raises exactly that, so it must not be lost
+    seen = _record(runner)
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        runner.start("Fail", failing_job, exc)
+    errors = [e for kind, *e in seen if kind == "error"]
+    assert len(errors) == 1 and errors[0][0] is exc
+    assert seen[-1] == ("finished", "Fail") and not any(kind == "result" for kind, *_ in seen)
+
+
+def test_second_job_is_refused_while_one_runs(qtbot, runner):
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        assert runner.start("Long", counting_job, 50)
+        assert not runner.start("Other", counting_job, 1)
+    assert runner.start("Next", counting_job, 1)  # free again once finished
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10000)
+
+
+def test_cancel_stops_the_job_at_its_next_step(qtbot, runner):
+    results = []
+    runner.result.connect(lambda name, value: results.append(value))
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        runner.start("Long", counting_job, 10_000)
+        qtbot.waitSignal(runner.progress, timeout=5000).wait()
+        runner.cancel()
+    assert results == ["cancelled"]
+
+
+def test_plain_function_jobs_have_no_progress(qtbot, runner):
+    results = []
+    runner.result.connect(lambda name, value: results.append(value))
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        runner.start("Plain", lambda x, cancelled: x * 2, 21)
+    assert results == [42]
+
+
+def test_batched_keeps_every_event_and_returns_the_value():
+    def events():
+        for i in range(1000):
+            yield i
+        return "end"
+
+    gen = batched(events())
+    seen = []
+    while True:
+        try:
+            seen.extend(next(gen).events)
+        except StopIteration as stop:
+            assert stop.value == "end"
+            break
+    assert seen == list(range(1000))
+
+
+def test_with_progress_relays_callback_reports_and_errors():
+    def work(progress):
+        for i in range(3):
+            progress(i / 3, f"part {i}")
+        return "ok"
+
+    gen = with_progress(work)
+    reports = []
+    while True:
+        try:
+            reports.extend(next(gen).events)
+        except StopIteration as stop:
+            assert stop.value == "ok"
+            break
+    assert [r.text for r in reports] == ["part 0", "part 1", "part 2"]
+
+    def broken(progress):
+        raise RecStudioError("no user column")
+
+    with pytest.raises(RecStudioError, match="no user column"):
+        list(with_progress(broken))
