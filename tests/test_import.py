@@ -505,3 +505,16 @@ def test_rows_with_the_wrong_number_of_fields(tmp_path):
     assert ds.report.dropped == {"malformed line": 1} and ds.n_events == 2
     every_line_bad = write(tmp_path / "bad.csv", "user,item,time\nu,a,1,\nu,b,2,\n")
     raises_one_line("none of the 2 data lines", import_interactions, every_line_bad)
+
+
+def test_absent_role_is_left_out_rather_than_guessed(tmp_path):
+    from recstudio.data import ABSENT
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("user_id,item_id,rating,timestamp\n1,10,5,100\n1,11,3,200\n2,10,4,150\n")
+    guessed = import_interactions(path)
+    assert "rating" in guessed.interactions.columns
+    left_out = import_interactions(path, roles=ColumnRoles(rating=ABSENT))
+    assert "rating" not in left_out.interactions.columns and "rating" not in left_out.report.columns
+    with pytest.raises(RecStudioError, match="user column cannot be left out"):
+        import_interactions(path, roles=ColumnRoles(user=ABSENT))

@@ -15,7 +15,8 @@ from recstudio.errors import RecStudioError
 
 @dataclass(frozen=True)
 class ColumnRoles:
-    """The source column for each role; None means absent, or "guess it" when passed to the importer."""
+    """The source column for each role. None means "guess it" when passed to the importer;
+    :data:`ABSENT` (the empty string) means "this file has no such column: do not guess one"."""
 
     user: str | None = None
     item: str | None = None
@@ -25,8 +26,16 @@ class ColumnRoles:
     quantity: str | None = None
 
     def as_dict(self) -> dict[str, str]:
-        """role -> column for the roles that are set."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        """role -> column for the roles that name a column."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+    def absent(self) -> set[str]:
+        """Roles explicitly marked as not in the file."""
+        return {f.name for f in fields(self) if getattr(self, f.name) == ABSENT}
+
+
+#: A role value meaning "no such column" (as opposed to None, "guess").
+ABSENT = ""
 
 
 # Names compared lower-case with "_", "-", "." and spaces removed; earlier names win a tie.
@@ -86,7 +95,10 @@ def resolve_roles(df: pd.DataFrame, explicit: ColumnRoles | None, source_name: s
                 f"Column {column!r} was chosen for both {other} and {role}; choose a different column for one of them."
             )
         fixed[role] = column
-    roles = _guess(df, fixed)
+    absent = explicit.absent() if explicit else set()
+    for role in {"user", "item"} & absent:
+        raise RecStudioError(f"The {role} column cannot be left out; choose the column that holds the {role} ids.")
+    roles = _guess(df, fixed, skip=absent)
     for role in ("user", "item"):
         if role not in roles:
             if len(columns) == 1:
@@ -101,8 +113,9 @@ def resolve_roles(df: pd.DataFrame, explicit: ColumnRoles | None, source_name: s
     return roles
 
 
-def _guess(df: pd.DataFrame, fixed: dict[str, str]) -> dict[str, str]:
+def _guess(df: pd.DataFrame, fixed: dict[str, str], skip: set[str] = frozenset()) -> dict[str, str]:
     roles = dict(fixed)
+    roles.update({role: None for role in skip})  # held, so no column is guessed for them
     free = [str(c) for c in df.columns if str(c) not in fixed.values()]
     # every free column gets its best-ranked role by name; each role takes its best-ranked column
     candidates: dict[str, list[tuple[int, int, str]]] = {role: [] for role in ROLES}
@@ -125,7 +138,7 @@ def _guess(df: pd.DataFrame, fixed: dict[str, str]) -> dict[str, str]:
         found = next((c for c in unnamed if _looks_like_rating(df[c])), None)
         if found is not None:
             roles["rating"] = found
-    return {role: roles[role] for role in ROLES if role in roles}
+    return {role: roles[role] for role in ROLES if roles.get(role)}
 
 
 def _name_role(column: str) -> tuple[str, int] | None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from recstudio.errors import RecStudioError
 from recstudio.gui.jobs import batched, with_progress
 
 
-class ImportCancelled(RecStudioError):
-    """The analyst cancelled an import; nothing was written."""
+class ImportCancelled(Exception):
+    """Raised inside the importer's progress callback to stop a cancelled import."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,8 @@ class ImportResult:
 
 def import_task(request, workspace_path: str, cancelled: Callable[[], bool]):
     """Parse ``request`` (a :class:`recstudio.runs.ImportRequest`) without saving it, so the analyst
-    can read the report first; an earlier identical import is found instead of parsed again."""
+    can read the report first; an earlier identical import is found instead of parsed again.
+    Returns None when cancelled."""
     from recstudio.data import ImportOptions, file_fingerprint, import_interactions
     from recstudio.runs import options_key
     from recstudio.workspace import Workspace
@@ -51,7 +51,10 @@ def import_task(request, workspace_path: str, cancelled: Callable[[], bool]):
         return import_interactions(request.path, items_path=request.items_path, roles=request.roles,
                                    options=request.options or ImportOptions(), name=request.name, progress=report)
 
-    dataset = yield from with_progress(run)
+    try:
+        dataset = yield from with_progress(run)
+    except ImportCancelled:  # the analyst asked for it: not an error to show
+        return None
     return ImportResult(dataset, None, fingerprint, key)
 
 
@@ -76,3 +79,4 @@ def train_task(request, cancelled: Callable[[], bool]):
     from recstudio.runs import train_run
 
     return (yield from batched(train_run(request, cancelled=cancelled)))
+

@@ -1,0 +1,1 @@
+"""The window's pages: start, dataset, training, runs and inspector views, and the import dialog."""
