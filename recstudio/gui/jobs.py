@@ -108,7 +108,7 @@ class JobRunner(QObject):
     A job is a function of plain values (config and paths, never widgets); a generator job yields
     :class:`Batch` objects as it goes. Its return value is the result. Signals: ``started(name)``, ``progress(Batch)``,
     ``result(name, value)``, ``error(name, exception)``, ``finished(name)``; ``finished`` always fires,
-    after ``result`` or ``error``. A second job while one runs is refused (``start`` returns False).
+    after ``result`` or ``error``, and by then the runner is free (``busy`` is False). A second job while one runs is refused (``start`` returns False).
     """
 
     started = Signal(str)
@@ -142,9 +142,10 @@ class JobRunner(QObject):
         worker = create_worker(_guarded, job, args, kwargs, _start_thread=False, _ignore_errors=True)
         worker.started.connect(lambda: self.started.emit(name))
         worker.yielded.connect(self.progress.emit)
-        worker.returned.connect(lambda value: self.result.emit(name, value))
-        worker.errored.connect(lambda exc: self.error.emit(name, getattr(exc, "original", exc)))
-        worker.finished.connect(self._on_finished)
+        outcome: dict[str, Any] = {}
+        worker.returned.connect(lambda value: outcome.setdefault("result", value))
+        worker.errored.connect(lambda exc: outcome.setdefault("error", getattr(exc, "original", exc)))
+        worker.finished.connect(lambda: self._on_finished(outcome))
         self._worker = worker
         self.busy_changed.emit(True)
         worker.start()
@@ -166,10 +167,15 @@ class JobRunner(QObject):
             QThreadPool.globalInstance().waitForDone(20)
         return self._worker is None
 
-    def _on_finished(self) -> None:
+    def _on_finished(self, outcome: dict[str, Any]) -> None:
+        # result/error are emitted only once the runner is free, so a handler may start the next job
         name = self._name
         self._worker, self._token = None, None
         self.busy_changed.emit(False)
+        if "error" in outcome:
+            self.error.emit(name, outcome["error"])
+        elif "result" in outcome:
+            self.result.emit(name, outcome["result"])
         self.finished.emit(name)
 
 

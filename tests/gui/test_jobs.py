@@ -124,3 +124,13 @@ def test_with_progress_relays_callback_reports_and_errors():
 
     with pytest.raises(RecStudioError, match="no user column"):
         list(with_progress(broken))
+
+
+def test_runner_is_free_when_the_result_arrives(qtbot, runner):
+    # a result handler may start the next job straight away (the import dialog's Check, then Import)
+    started_next = []
+    runner.result.connect(lambda name, value: started_next.append(runner.start("Next", counting_job, 1))
+                          if name == "First" else None)
+    with qtbot.waitSignal(runner.finished, timeout=10000, check_params_cb=lambda name: name == "Next"):
+        runner.start("First", counting_job, 1)
+    assert started_next == [True]
