@@ -106,3 +106,12 @@ def test_registry_and_settings():
         model_config("sasrec", {"colour": 1})
     with pytest.raises(RecStudioError, match="Unknown model"):
         create_model("nope", 3)
+
+
+def test_settings_out_of_range_are_user_errors():
+    with pytest.raises(RecStudioError, match="multiple of heads"):
+        model_config("sasrec", {"hidden": 30, "heads": 4})
+    with pytest.raises(RecStudioError, match="between 0.0 and 0.9"):
+        model_config("sasrec", {"dropout": 1.5})
+    with pytest.raises(RecStudioError, match="whole number"):
+        model_config("sasrec", {"layers": "2.5"})

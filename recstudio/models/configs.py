@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from recstudio.errors import RecStudioError
+
 
 def setting(default, help: str, **bounds):
     """A config field with a tooltip-sized explanation and optional min/max for forms."""
@@ -29,6 +31,13 @@ class SASRecConfig:
     heads: int = setting(2, "Attention heads per block (must divide hidden).", min=1, max=16)
     max_len: int = setting(50, "Most recent events the model reads.", min=2, max=1000)
     dropout: float = setting(0.2, "Dropout on embeddings, attention and feed-forward layers.", min=0.0, max=0.9)
+
+    def __post_init__(self):
+        if self.heads >= 1 and self.hidden % self.heads:
+            raise RecStudioError(
+                f"hidden ({self.hidden}) must be a multiple of heads ({self.heads}); e.g. hidden "
+                f"{self.hidden - self.hidden % self.heads or self.heads} or heads 1."
+            )
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ def model_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
                 f"Model {name!r} has no setting {key!r}; its settings are: {', '.join(fields) or 'none'}."
             )
         values[key] = _coerce(name, key, fields[key].default, value)
+        low, high = fields[key].metadata.get("min"), fields[key].metadata.get("max")
+        if (low is not None and values[key] < low) or (high is not None and values[key] > high):
+            raise RecStudioError(f"Setting {key!r} of model {name!r} must be between {low} and {high}, got {value!r}.")
     return spec.config_class(**values)
 
 

@@ -1,0 +1,192 @@
+"""The training page as an analyst uses it: pick SASRec, start, watch the curves, stop, compare runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QSpinBox
+
+from recstudio.gui.plots import SMOOTHING_SETTING
+from recstudio.gui.views.runs import COLUMN_INDEX
+from recstudio.gui.views.training import LIVE
+
+ML100K = Path("/work/shared/datasets/ml-100k")
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def dataset(window):
+    from recstudio.runs import ImportRequest, import_or_reuse
+
+    if not (ML100K / "interactions.csv").exists():
+        pytest.skip("the ml-100k files are not here")
+    record, _ = import_or_reuse(window.context.workspace,
+                                ImportRequest(str(ML100K / "interactions.csv"), str(ML100K / "items.csv")))
+    window.context.set_dataset(record)
+    return record
+
+
+@pytest.fixture
+def view(window, qtbot):
+    window.show_page("train")
+    page = window.pages["train"]
+    # devices are detected just after the page is first shown
+    qtbot.waitUntil(lambda: "detecting" not in page.device_combo.itemText(0), timeout=30_000)
+    return page
+
+
+def configure(view, *, epochs=1, max_steps=20, batch_size=64, hidden=16):
+    view.select_model("sasrec")
+    view.model_form.editors["hidden"].setValue(hidden)
+    view.model_form.editors["max_len"].setValue(20)
+    view.epochs_spin.setValue(epochs)
+    view.max_steps_spin.setValue(max_steps)
+    view.batch_spin.setValue(batch_size)
+    view.device_combo.setCurrentIndex(view.device_combo.findData("cpu"))
+
+
+def train_stored_run(window, dataset, max_steps=8) -> int:
+    """A finished run made by the core directly (as the CLI would), to compare against."""
+    from recstudio.runs import TrainRequest, train_run
+
+    gen = train_run(TrainRequest(dataset.name, "sasrec", model_config={"hidden": 16, "max_len": 20},
+                                 train_config={"epochs": 1, "max_steps": max_steps, "batch_size": 64},
+                                 device="cpu", workspace=str(window.context.workspace_path)))
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value.run_id
+
+
+def test_start_is_off_without_a_dataset(window, view):
+    assert not view.start_button.isEnabled()
+    assert view.start_training() is False
+    assert "dataset" in view.status_label.text().lower()
+    assert window.context.workspace.list_runs() == []
+
+
+def test_the_form_follows_the_model(view):
+    from recstudio.models import MODEL_SPECS
+
+    view.select_model("itemknn")
+    assert view.model_description.text() == MODEL_SPECS["itemknn"].description
+    neighbours = view.model_form.editors["neighbours"]
+    shrink = view.model_form.editors["shrink"]
+    assert isinstance(neighbours, QSpinBox) and isinstance(shrink, QDoubleSpinBox)
+    assert (neighbours.value(), neighbours.minimum(), neighbours.maximum()) == (100, 1, 10000)
+    assert neighbours.toolTip() == "Similar items kept per item."
+    assert shrink.value() == 10.0
+    assert not view.lr_spin.isEnabled()  # item-kNN is counted, not trained
+
+    view.select_model("sasrec")
+    dropout = view.model_form.editors["dropout"]
+    assert isinstance(dropout, QDoubleSpinBox) and dropout.value() == pytest.approx(0.2)
+    assert dropout.maximum() == pytest.approx(0.9) and dropout.singleStep() == pytest.approx(0.05)
+    assert view.model_form.values() == {"hidden": 64, "layers": 2, "heads": 2, "max_len": 50, "dropout": 0.2}
+    assert view.lr_spin.isEnabled()
+    assert not any(isinstance(e, QCheckBox) for e in view.model_form.editors.values())
+    assert [view.device_combo.itemData(i) for i in range(2)] == ["auto", "cpu"]
+    assert "threads" in view.device_combo.itemText(1)
+
+
+def test_a_short_run_draws_its_curves_and_reaches_the_runs_table(window, view, dataset, qtbot):
+    configure(view, max_steps=20)
+    raw, smooth = view.loss_curves.curve_items(LIVE)
+    validation_items = view.validation_plot.items(LIVE)
+
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert view.is_training
+    assert not view.start_button.isEnabled() and view.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: view.loss_curves.point_count(LIVE) > 0, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not view.is_training, timeout=TIMEOUT_MS)
+
+    # the curves were fed with setData, never re-created
+    assert view.loss_curves.curve_items(LIVE) == (raw, smooth)
+    assert view.validation_plot.items(LIVE) == validation_items
+    x, y = raw.getOriginalDataset()
+    assert len(x) == len(y) == 20 == view.loss_curves.point_count(LIVE)
+    assert list(x) == list(range(1, 21))
+    shown_x, shown_y = smooth.getData()
+    assert shown_x is not None and len(shown_x) > 0
+    assert view.validation_table.rowCount() == 1
+    assert view.validation_table.item(0, 0).text().startswith("1")
+    assert "step 20 / 20" in view.progress_bar.format()
+    log = view.log.toPlainText()
+    assert "Training sasrec on cpu" in log and "validation: NDCG@10" in log and "Test (held-out" in log
+    assert view.start_button.isEnabled() and not view.stop_button.isEnabled()
+
+    run = window.context.workspace.list_runs()[-1]
+    assert run.status == "completed" and run.config["model"]["hidden"] == 16
+    assert view.loss_curves.plot.legend.getLabel(smooth).text == f"Run {run.id} · sasrec"
+
+    window.show_page("runs")
+    runs = window.pages["runs"]
+    row = runs.row_of(run.id)
+    assert row >= 0
+    assert runs.proxy.index(row, COLUMN_INDEX["Status"]).data() == "Completed"
+    assert runs.proxy.index(row, COLUMN_INDEX["NDCG@10"]).data() == f"{run.metrics['test']['NDCG@10']:.4f}"
+
+
+def test_stop_cancels_the_run_and_gives_the_controls_back(window, view, dataset, qtbot):
+    configure(view, epochs=50, max_steps=0, batch_size=32)
+    assert view.start_training()
+    qtbot.waitUntil(lambda: view.loss_curves.point_count(LIVE) >= 2, timeout=TIMEOUT_MS)
+    # a second run while this one trains is refused, with a word why
+    assert view.start_training() is False
+    assert "still running" in view.status_label.text()
+    assert not view.start_button.isEnabled()
+
+    qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.is_training, timeout=TIMEOUT_MS)
+    runs = window.context.workspace.list_runs()
+    assert len(runs) == 1 and runs[0].status == "cancelled"
+    assert view.start_button.isEnabled() and not view.stop_button.isEnabled()
+    assert "cancelled" in view.log.toPlainText()
+    assert "stopped" in view.status_label.text()
+
+
+def test_smoothing_and_x_axis(window, view, dataset):
+    run_id = train_stored_run(window, dataset, max_steps=12)
+    view.add_overlay(run_id)
+    curves = view.loss_curves
+    x, raw, smooth = curves.data(run_id)
+    assert len(x) == 12
+
+    view.loss_curves.smoothing_slider.setValue(0)
+    assert window.context.settings.value(SMOOTHING_SETTING) in (0.0, "0.0", "0")
+    _, raw0, smooth0 = curves.data(run_id)
+    assert list(smooth0) == list(raw0)
+    assert not curves.curve_items(run_id)[0].isVisible()  # no faint copy of an unsmoothed curve
+
+    view.loss_curves.smoothing_slider.setValue(90)
+    assert float(window.context.settings.value(SMOOTHING_SETTING)) == pytest.approx(0.9)
+    _, _, smooth9 = curves.data(run_id)
+    assert smooth9[0] == pytest.approx(raw0[0]) and list(smooth9) != list(raw0)
+
+    combo = view.loss_curves.x_axis_combo
+    combo.setCurrentIndex(combo.findData("wall"))
+    x_wall, _, _ = curves.data(run_id)
+    stored = [p.wall_time for p in window.context.workspace.curve(run_id) if p.kind == "train"]
+    assert list(x_wall) == pytest.approx(stored)
+    assert curves.plot.getAxis("bottom").labelText.startswith("Wall time")
+
+
+def test_earlier_runs_can_be_overlaid(window, view, dataset, qtbot):
+    run_id = train_stored_run(window, dataset)
+    window.context.runs_changed.emit()
+    items = [view.overlay_list.item(i) for i in range(view.overlay_list.count())]
+    item = next(i for i in items if i.data(Qt.ItemDataRole.UserRole) == run_id)
+    assert item.text().startswith(f"Run {run_id} · sasrec · NDCG@10 0.")
+
+    item.setCheckState(Qt.CheckState.Checked)
+    assert view.loss_curves.has_run(run_id) and view.validation_plot.has_run(run_id)
+    assert view.loss_curves.point_count(run_id) == 8
+    epochs, ndcg = view.validation_plot.data(run_id, "NDCG@10")
+    assert list(epochs) == [1.0] and ndcg[0] > 0
+
+    item.setCheckState(Qt.CheckState.Unchecked)
+    assert not view.loss_curves.has_run(run_id)
+    assert view.loss_curves.has_run(LIVE)  # the live run's curve stays
