@@ -36,6 +36,10 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(150)
+        self.nav.setStyleSheet(
+            "QListWidget#navigation { font-size: 11pt; border: none; border-right: 1px solid palette(mid); }"
+            "QListWidget#navigation::item { padding: 9px 14px; }"
+        )
         self.stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {
             "start": StartPage(context),
