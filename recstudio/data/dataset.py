@@ -49,8 +49,8 @@ class Dataset:
     """Interactions coded as integers, with the way back to the file's ids.
 
     ``interactions`` has columns ``user`` (int32, 0..n_users-1), ``item`` (int32, 0..n_items-1),
-    ``timestamp`` (int64, Unix seconds UTC) and optionally ``event`` (str), ``rating`` and
-    ``quantity`` (float32). Rows are sorted by user, then time; ties keep file order.
+    ``timestamp`` (int64, Unix seconds UTC) and optionally ``event`` (categorical of str: a byte
+    a row), ``rating`` and ``quantity`` (float32). Rows are sorted by user, then time; ties keep file order.
     ``items`` has one row per item index (RangeIndex), column ``item_id`` (original id, str)
     plus whatever catalogue columns were joined (title, category, brand, description, price...).
     """

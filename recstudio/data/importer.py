@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,11 +18,14 @@ from recstudio.data.dataset import Dataset, ImportReport
 from recstudio.data.reading import inspect_source, read_chunks, read_table
 from recstudio.data.roles import ColumnRoles, guess_roles, resolve_roles
 from recstudio.data.timestamps import (
+    EPOCH_UNITS,
     NAT,
     clean_text,
     epoch_seconds,
     format_name,
+    may_be_compact_dates,
     parse_unique,
+    read_iso,
     take_seconds,
     unreadable_error,
 )
@@ -29,6 +35,9 @@ Progress = Callable[[float, str], None]
 
 _GUESS_ROWS = 1000  # rows read to guess roles from contents
 _READ_SHARE = 0.7  # share of the progress bar spent reading the file
+_NUMBER_FORMATS = ("%Y%m%d", *EPOCH_UNITS)  # the formats epoch_seconds reports, in its order
+_TRIM_EVERY = 32  # chunks read between handing freed heap memory back to the system
+_NAT32 = np.iinfo(np.int32).min  # a missing time while times are kept as int32 seconds
 
 
 @dataclass(frozen=True)
@@ -117,15 +126,19 @@ def import_interactions(path, *, items_path=None, roles: ColumnRoles | None = No
             f"skipped (e.g. {stats.malformed_example!r})."
         )
 
+    _release_free_memory()
     cleaner = _Cleaner(log, report)
     say(_READ_SHARE + 0.05, "Parsing timestamps")
-    timestamps = cleaner.timestamps()
+    cleaner.timestamps()
+    _release_free_memory()
     say(_READ_SHARE + 0.15, "Cleaning")
     cleaner.drop_duplicates(options.drop_duplicates)
     cleaner.filter_events(options.event_types)
     cleaner.k_core(options.min_user_events, options.min_item_events)
-    dataset_name = name or _stem(source.path)
-    dataset = cleaner.dataset(timestamps, dataset_name)
+    _release_free_memory()
+    dataset = cleaner.dataset(name or _stem(source.path))
+    del log, cleaner
+    _release_free_memory()
 
     if items_path is not None:
         say(_READ_SHARE + 0.25, f"Joining catalogue {Path(items_path).name}")
@@ -143,56 +156,248 @@ class _Coder:
     """Codes text to ints by first appearance across chunks, holding only each chunk's distinct values.
 
     Chunks are coded locally and merged into the global coding in batches that at least double
-    what is already known, so the work stays linear however many chunks there are.
+    what is already known, so the work stays linear however many chunks there are. Codes are kept
+    in the narrowest int type that holds them, so an event column costs a byte a row. The distinct
+    values are kept as arrow text, not Python strings.
     """
 
     _MIN_MERGE = 1_000_000
 
     def __init__(self):
-        self._known = pd.Series([], dtype="str")
-        self._pending: list[tuple[np.ndarray, pd.Series]] = []
+        self._known = None  # arrow large_string array of the distinct values, once there are some
+        self._n_known = 0
+        self._values: pd.Series | None = None
+        self._codes = _Column(np.int8, -1)  # global codes, and local ones for the pending chunks
+        self._pending: list[tuple[int, object]] = []  # (first row, arrow distinct values) of each pending chunk
         self._pending_values = 0
-        self._codes: list[np.ndarray] = []
 
     def add(self, text: pd.Series) -> None:
         codes, uniques = pd.factorize(text)
-        self._pending.append((codes.astype(np.int32), pd.Series(uniques, dtype="str")))
+        self.add_factorized(codes, uniques)
+
+    def add_factorized(self, codes: np.ndarray, uniques) -> None:
+        """Add a chunk already factorized: ``codes`` index ``uniques``, -1 where the value is missing."""
+        if len(uniques) == 0:
+            self._codes.append_fill(len(codes))
+            return
+        # room for this chunk's local codes and for every global code the next merge may give
+        self._codes.widen(_code_type(self._n_known + self._pending_values + len(uniques)))
+        self._pending.append((self._codes.size, _arrow_text(uniques)))
+        self._codes.append(codes)
         self._pending_values += len(uniques)
-        if self._pending_values > max(len(self._known), self._MIN_MERGE):
+        if self._pending_values > max(self._n_known, self._MIN_MERGE):
             self._merge()
 
-    def codes(self) -> np.ndarray:
-        """Every row's code (-1 where the value is missing), in file order."""
+    def take_codes(self) -> np.ndarray:
+        """Every row's code (-1 where the value is missing), in file order; the coder lets go of them."""
         self._merge()
-        if len(self._codes) != 1:
-            self._codes = [np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.int32)]
-        return self._codes[0]
+        return self._codes.take()
 
     def values(self) -> pd.Series:
         """The distinct values; value ``values()[c]`` has code ``c``."""
         self._merge()
-        return self._known
+        if self._values is None:
+            self._values = pd.Series(self._known.to_pandas() if self._known is not None else [], dtype="str")
+        return self._values
 
     def _merge(self) -> None:
         if not self._pending:
             return
-        # known values come first and are distinct, so they keep their codes
-        every = pd.concat([self._known, *(uniques for _, uniques in self._pending)], ignore_index=True)
-        global_codes, self._known = pd.factorize(every)
-        self._known = pd.Series(self._known, dtype="str")
-        start = len(every) - self._pending_values
-        for local, uniques in self._pending:
-            mapping = global_codes[start : start + len(uniques)].astype(np.int32)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pending = pa.chunked_array([uniques for _, uniques in self._pending], type=pa.large_string())
+        # The pending values are looked up among the known ones; encoding both together would
+        # hash every known value again, which is twice the memory for a million ids.
+        if self._known is None:
+            global_codes = np.full(len(pending), -1, dtype=np.int64)
+        else:
+            global_codes = pc.fill_null(pc.index_in(pending, value_set=self._known), -1).to_numpy().astype(np.int64)
+        new = global_codes < 0
+        if new.any():
+            # new values get the next codes, in order of first appearance
+            encoded = pc.dictionary_encode(pc.filter(pending, pa.array(new)))
+            global_codes[new] = self._n_known + np.concatenate([c.indices.to_numpy() for c in encoded.chunks])
+            fresh = encoded.chunks[-1].dictionary
+            self._known = fresh if self._known is None else pa.concat_arrays([self._known, fresh])
+        self._n_known, self._values = len(self._known), None
+        start = 0
+        ends = [first for first, _ in self._pending[1:]] + [self._codes.size]
+        for (first, uniques), end in zip(self._pending, ends):
+            mapping = global_codes[start : start + len(uniques)]
             start += len(uniques)
-            self._codes.append(np.where(local >= 0, mapping[np.maximum(local, 0)], -1).astype(np.int32)
-                               if len(mapping) else local)
+            local = self._codes.view(first, end)
+            local[:] = np.where(local >= 0, mapping[np.maximum(local, 0)], -1)
         self._pending, self._pending_values = [], 0
+
+
+class _Column:
+    """One column of the log, filled chunk by chunk into a single buffer that doubles when full.
+
+    Kept as an array per chunk, thousands of long-lived arrays would sit among the reader's
+    short-lived blocks on the heap and pin memory that is never given back to the system. A large
+    buffer is a memory map of its own, whose pages count only once written. While every value so
+    far is ``fill`` the values are only counted.
+    """
+
+    _FIRST_ROWS = 1 << 16
+
+    def __init__(self, dtype, fill):
+        self.dtype = np.dtype(dtype)
+        self.fill = fill
+        self.size = 0
+        self._buffer: np.ndarray | None = None
+
+    @property
+    def written(self) -> bool:
+        """Whether any value other than ``fill`` has been added."""
+        return self._buffer is not None
+
+    def append(self, values: np.ndarray) -> None:
+        self._reserve(len(values))
+        self._buffer[self.size : self.size + len(values)] = values
+        self.size += len(values)
+
+    def append_fill(self, n: int) -> None:
+        if self._buffer is not None:
+            self._reserve(n)
+            self._buffer[self.size : self.size + n] = self.fill
+        self.size += n
+
+    def widen(self, dtype) -> None:
+        """Hold values of the wider ``dtype`` from now on (codes outgrowing int8, say)."""
+        if np.dtype(dtype).itemsize > self.dtype.itemsize:
+            self.dtype = np.dtype(dtype)
+            if self._buffer is not None:
+                self._buffer = self._buffer[: self.size].astype(self.dtype)
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop, to be changed in place; only valid until the next append."""
+        return self._buffer[start:stop]
+
+    def take(self) -> np.ndarray:
+        """All values; the column lets go of them."""
+        values = np.full(self.size, self.fill, self.dtype) if self._buffer is None else self._buffer[: self.size]
+        self._buffer, self.size = None, 0
+        return values
+
+    def _reserve(self, n: int) -> None:
+        if self._buffer is None:
+            self._buffer = np.empty(max(self.size + n, self._FIRST_ROWS), self.dtype)
+            self._buffer[: self.size] = self.fill
+        elif self.size + n > len(self._buffer):
+            grown = np.empty(max(2 * len(self._buffer), self.size + n), self.dtype)
+            grown[: self.size] = self._buffer[: self.size]
+            self._buffer = grown
+
+
+class _Times:
+    """The timestamp column, read chunk by chunk wherever a value's reading depends on that value alone.
+
+    ISO-8601 text and epoch numbers become seconds at once, kept as int32 (4 bytes a row) while
+    every time lies in 1901..2038. Compact dates (20101201) and other text wait for the whole
+    column, whose values decide together how they are read (is every number a compact date? is
+    01/02/2010 day or month first?).
+    """
+
+    def __init__(self):
+        self.text = _Coder()  # text not read yet, coded
+        self.seconds = _Column(np.int32, _NAT32)  # not read yet: NAT32 (NAT once widened to int64)
+        self.numbers = _Column(np.float64, np.nan)  # numbers that may be compact dates
+        self.number_counts: dict[str, int] = {}
+        self.iso_values = 0  # distinct ISO-8601 values, summed over chunks
+        self.compact_dates = True  # until a number that cannot be a compact date is seen
+
+    def add(self, text: pd.Series) -> None:
+        seconds = numbers = None
+        # Numbers-first is tried only for chunks that start with numbers; numeric text left in
+        # the text is still read as epochs by parse_unique at the end.
+        if pd.to_numeric(text.head(64), errors="coerce").notna().any():
+            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            is_number = np.isfinite(numbers)
+            text = text.where(~is_number)
+            if not is_number.any():
+                numbers = None
+            elif not (self.compact_dates and may_be_compact_dates(numbers)):
+                self.compact_dates = False
+                seconds, counts = epoch_seconds(numbers, compact_dates=False)
+                numbers = None
+                for unit, n in counts.items():
+                    self.number_counts[unit] = self.number_counts.get(unit, 0) + n
+        if numbers is None:
+            self.numbers.append_fill(len(text))
+        else:
+            self.numbers.append(numbers)
+
+        codes, uniques = pd.factorize(text)
+        iso = read_iso(uniques)
+        is_iso = iso != NAT
+        if is_iso.any():
+            self.iso_values += int(is_iso.sum())
+            from_iso = take_seconds(iso, codes)
+            seconds = from_iso if seconds is None else np.where(from_iso != NAT, from_iso, seconds)
+            unread = np.flatnonzero(~is_iso)
+            recode = np.full(len(uniques), -1, dtype=np.int64)
+            recode[unread] = np.arange(len(unread))
+            codes = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1)
+            uniques = uniques[unread]
+        if seconds is None:
+            self.seconds.append_fill(len(text))
+        else:
+            self._add_seconds(seconds)
+        self.text.add_factorized(codes, uniques)
+
+    def _add_seconds(self, seconds: np.ndarray) -> None:
+        if self.seconds.dtype == np.int32:
+            read = seconds != NAT
+            if _fits_int32(seconds[read]):
+                seconds = np.where(read, seconds, _NAT32).astype(np.int32)
+            else:
+                earlier = _seconds64(self.seconds.take())
+                self.seconds = _Column(np.int64, NAT)
+                self.seconds.append(earlier)
+        self.seconds.append(seconds)
+
+    def read(self) -> tuple[np.ndarray, dict[str, int], list[str], np.ndarray | None]:
+        """Every row's seconds, the values read per format, notes on the reading, and the codes of
+        the rows read from text (None when there was none).
+
+        The seconds are int64 with NAT where unreadable or missing, or, when every time was read
+        chunk by chunk and fits, int32 with NAT32 (see ``_unread``).
+        """
+        seconds = self.seconds.take()
+        if self.numbers.written or len(self.text.values()):
+            seconds = _seconds64(seconds)  # numbers and text may read to any time
+        number_counts = dict(self.number_counts)
+        if self.numbers.written:
+            numbers = self.numbers.take()
+            from_numbers, counts = epoch_seconds(numbers, compact_dates=self.compact_dates)
+            is_number = np.isfinite(numbers)
+            del numbers
+            seconds[is_number] = from_numbers[is_number]
+            for unit, n in counts.items():
+                number_counts[unit] = number_counts.get(unit, 0) + n
+        number_counts = {unit: number_counts[unit] for unit in _NUMBER_FORMATS if unit in number_counts}
+
+        parsed = parse_unique(self.text.values())
+        codes = None
+        if len(self.text.values()):
+            codes = self.text.take_codes()
+            np.copyto(seconds, take_seconds(parsed.seconds, codes), where=codes >= 0)
+        text_counts = dict(parsed.counts)
+        if self.iso_values:
+            # placed after numbers and before other formats, where parse_unique counts ISO-8601
+            numeric = {k: v for k, v in text_counts.items() if k in _NUMBER_FORMATS}
+            rest = {k: v for k, v in text_counts.items() if k not in numeric and k != "ISO-8601"}
+            text_counts = {**numeric, "ISO-8601": text_counts.get("ISO-8601", 0) + self.iso_values, **rest}
+        counts = {fmt: text_counts.get(fmt, 0) + number_counts.get(fmt, 0) for fmt in {**number_counts, **text_counts}}
+        return seconds, counts, parsed.notes, codes
 
 
 class _Log:
     """The coded columns of the log, filled chunk by chunk (the raw text is not kept)."""
 
-    _CODED = ("user", "item", "timestamp", "event")
+    _CODED = ("user", "item", "event")
     _NUMERIC = ("rating", "quantity")
 
     def __init__(self, columns: dict[str, str], hash_rows: bool):
@@ -202,16 +407,17 @@ class _Log:
 
     def reset(self) -> None:
         self.rows = 0
+        self.chunks = 0
         self.coders = {r: _Coder() for r in self._CODED if r in self.columns}
-        self.parts: dict[str, list[np.ndarray]] = {r: [] for r in (*self._NUMERIC, "hash", "time number")}
+        self.times = _Times() if "timestamp" in self.columns else None
+        self.parts = {"hash": _Column(np.uint64, 0), **{r: _Column(np.float32, np.nan) for r in self._NUMERIC}}
         self.not_numbers = {r: 0 for r in self._NUMERIC}
 
     def add(self, frame: pd.DataFrame) -> None:
         for role, coder in self.coders.items():
-            text = clean_text(frame[self.columns[role]])
-            if role == "timestamp":
-                text = self._split_epoch_numbers(text)
-            coder.add(text)
+            coder.add(clean_text(frame[self.columns[role]]))
+        if self.times is not None:
+            self.times.add(clean_text(frame[self.columns["timestamp"]]))
         for role in self._NUMERIC:
             if role in self.columns:
                 text = clean_text(frame[self.columns[role]])
@@ -221,40 +427,44 @@ class _Log:
         if self.hash_rows:
             self.parts["hash"].append(row_hashes(frame))
         self.rows += len(frame)
+        self.chunks += 1
+        if self.chunks % _TRIM_EVERY == 0:
+            _release_free_memory()
 
-    def _split_epoch_numbers(self, text: pd.Series) -> pd.Series:
-        """Keep epoch numbers as float64 (8 bytes a row) and return only text times for coding.
-
-        Numeric text left in the returned strings is still read as epochs later, so the
-        numbers-first shortcut is taken only for chunks that start with numbers.
-        """
-        numbers = np.full(len(text), np.nan)
-        if pd.to_numeric(text.head(64), errors="coerce").notna().any():
-            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            text = text.where(~np.isfinite(numbers))
-        self.parts["time number"].append(numbers)
-        return text
-
-    def column(self, role: str) -> np.ndarray:
-        if role in self.coders:
-            return self.coders[role].codes()
-        return np.concatenate(self.parts[role])
+    def take(self, part: str) -> np.ndarray:
+        """A numeric column ("rating", "quantity") or the row hashes; the log lets go of it."""
+        return self.parts[part].take()
 
 
 class _Cleaner:
-    """Drops unusable rows step by step, counting each reason, and builds the Dataset."""
+    """Drops unusable rows step by step, counting each reason, and builds the Dataset.
+
+    It takes each column from the log when it first needs it and lets go of it once used, so the
+    fullest moment of a large import holds the coded columns about once, not in several copies.
+    """
 
     def __init__(self, log: _Log, report: ImportReport):
         self.log = log
         self.report = report
         self.columns = log.columns
-        self.users = log.column("user")
-        self.items = log.column("item")
+        # Duplicates are found first, so that the 8-byte row hashes are gone before the
+        # timestamps are read; they are dropped later, in the order the report counts reasons.
+        self.repeated = repeated_rows(log.take("hash")) if log.hash_rows else None
+        self.users = log.coders["user"].take_codes()
+        self.items = log.coders["item"].take_codes()
+        self.seconds: np.ndarray | None = None
+        self._events: np.ndarray | None = None
         self.keep = np.ones(log.rows, dtype=bool)
         self._drop(self.users < 0, "missing user id",
                    f"Every user id in column {self.columns['user']!r} is empty; choose the user column explicitly.")
         self._drop(self.items < 0, "missing item id",
                    f"Every item id in column {self.columns['item']!r} is empty; choose the item column explicitly.")
+
+    @property
+    def events(self) -> np.ndarray:
+        if self._events is None:
+            self._events = self.log.coders["event"].take_codes()
+        return self._events
 
     def _drop(self, bad: np.ndarray, reason: str, if_emptied: str) -> None:
         bad = bad & self.keep
@@ -265,43 +475,39 @@ class _Cleaner:
         if not self.keep.any():
             raise RecStudioError(if_emptied)
 
-    def timestamps(self) -> np.ndarray:
+    def timestamps(self) -> None:
         if "timestamp" not in self.columns:
             self.report.warnings.append(
                 "No timestamp column was found, so events are ordered by their position in the file."
             )
             self.report.timestamp_format = "file order"
-            seconds = np.arange(self.log.rows, dtype=np.int64)
-        else:
-            column = self.columns["timestamp"]
-            codes = self.log.column("timestamp")
-            parsed = parse_unique(self.log.coders["timestamp"].values())
-            numbers = self.log.column("time number")
-            from_numbers, number_counts = epoch_seconds(numbers)
-            is_number = np.isfinite(numbers)
-            seconds = np.where(is_number, from_numbers, take_seconds(parsed.seconds, codes))
-            counts = {fmt: parsed.counts.get(fmt, 0) + number_counts.get(fmt, 0)
-                      for fmt in {**number_counts, **parsed.counts}}
-            failed = (seconds == NAT) & self.keep
-            if failed.sum() > 0.5 * self.keep.sum():
-                raise unreadable_error(column, int(failed.sum()), int(self.keep.sum()), self._example(failed, codes))
-            if failed.any():
-                self.report.warnings.append(
-                    f"{int(failed.sum()):,} rows have a timestamp that could not be read "
-                    f"(e.g. {self._example(failed, codes)!r}) and were dropped."
-                )
-            self._drop(failed, "unparseable timestamp", f"No timestamp in column {column!r} could be read.")
-            self.report.timestamp_format = format_name(counts)
-            self.report.warnings.extend(f"Column {column!r}: {note}." for note in parsed.notes)
-        return seconds
+            self.seconds = np.arange(self.log.rows, dtype=np.int64)
+            return
+        column = self.columns["timestamp"]
+        seconds, counts, notes, codes = self.log.times.read()
+        failed = _unread(seconds) & self.keep
+        if failed.sum() > 0.5 * self.keep.sum():
+            raise unreadable_error(column, int(failed.sum()), int(self.keep.sum()), self._example(failed, codes))
+        if failed.any():
+            self.report.warnings.append(
+                f"{int(failed.sum()):,} rows have a timestamp that could not be read "
+                f"(e.g. {self._example(failed, codes)!r}) and were dropped."
+            )
+        self._drop(failed, "unparseable timestamp", f"No timestamp in column {column!r} could be read.")
+        self.report.timestamp_format = format_name(counts)
+        self.report.warnings.extend(f"Column {column!r}: {note}." for note in notes)
+        self.seconds = seconds
 
     def drop_duplicates(self, enabled: bool) -> None:
         if enabled:
-            self._drop(repeated_rows(self.log.column("hash")), "duplicate row", "Duplicates cannot empty a log.")
+            self._drop(self.repeated, "duplicate row", "Duplicates cannot empty a log.")
+        self.repeated = None
 
-    def _example(self, failed: np.ndarray, codes: np.ndarray) -> str | None:
+    def _example(self, failed: np.ndarray, codes: np.ndarray | None) -> str | None:
+        if codes is None:
+            return None
         present = np.flatnonzero(failed & (codes >= 0))
-        return self.log.coders["timestamp"].values().iloc[codes[present[0]]] if len(present) else None
+        return self.log.times.text.values().iloc[codes[present[0]]] if len(present) else None
 
     def filter_events(self, event_types: tuple[str, ...] | None) -> None:
         if event_types is None:
@@ -313,7 +519,7 @@ class _Cleaner:
                 "choose the event column explicitly or drop the event-type filter."
             )
         known = self.log.coders["event"].values().to_numpy(dtype=object)
-        events = self.log.column("event")
+        events = self.events
         wanted = pd.Index(known, dtype="str").get_indexer(pd.Index([str(e).strip() for e in event_types], dtype="str"))
         present = known[np.unique(events[self.keep & (events >= 0)])]
         self._drop(
@@ -335,46 +541,144 @@ class _Cleaner:
             "events (repeated until stable) left no rows; lower the minimum event counts.",
         )
 
-    def dataset(self, seconds: np.ndarray, name: str) -> Dataset:
-        rows = np.flatnonzero(self.keep)
-        user_codes, users = _compact(self.users[rows])
-        item_codes, items = _compact(self.items[rows])
-        seconds = seconds[rows]
+    def dataset(self, name: str) -> Dataset:
+        # Each full-length column is let go of as soon as its kept, sorted copy exists.
+        keep = None if self.keep.all() else self.keep  # a clean export drops nothing: no copies then
+
+        def kept(values: np.ndarray) -> np.ndarray:
+            return values if keep is None else values[keep]
+
+        user_codes, users = _compact(kept(self.users))
+        self.users = None
+        item_codes, items = _compact(kept(self.items))
+        self.items = None
+        seconds = kept(self.seconds)
+        self.seconds = None
+        if _fits_int32(seconds):
+            seconds = seconds.astype(np.int32, copy=False)  # sorted and reordered at half the memory
+        events = kept(self.events) if "event" in self.columns else None
+        self._events = None
+        numeric = {role: kept(self.log.take(role)) for role in ("rating", "quantity") if role in self.columns}
+        self.keep = None
+        time_range = (_iso(seconds.min()), _iso(seconds.max())) if "timestamp" in self.columns else (None, None)
         # lexsort is stable, so events of one user at the same time keep their file order
         order = np.lexsort((seconds, users))
-        interactions = pd.DataFrame({
-            "user": users[order].astype(np.int32),
-            "item": items[order].astype(np.int32),
-            "timestamp": seconds[order].astype(np.int64),
-        })
-        if "event" in self.columns:
-            codes = self.log.column("event")[rows][order]
-            interactions["event"] = self.log.coders["event"].values().array.take(codes, allow_fill=True)
+        if len(order) < np.iinfo(np.int32).max:
+            order = order.astype(np.int32)  # half the memory for the gathers below
+        user_column = users[order].astype(np.int32, copy=False)
+        del users
+        item_column = items[order].astype(np.int32, copy=False)
+        del items
+        ordered_seconds = seconds[order]
+        del seconds
+        columns = {}
+        if events is not None:
+            # categorical: a byte a row instead of a string a row
+            columns["event"] = _categorical(events[order], pd.Index(self.log.coders["event"].values(), dtype="str"))
+            del events
         for role in ("rating", "quantity"):
             if role in self.columns:
-                interactions[role] = self.log.column(role)[rows][order]
+                columns[role] = numeric.pop(role)[order]
                 if self.log.not_numbers[role]:
                     self.report.warnings.append(
                         f"{self.log.not_numbers[role]:,} values in {role} column {self.columns[role]!r} are not "
                         "numbers; those events were kept without a value."
                     )
+        del order
+        # widened to int64 last, once the other full-length arrays are gone
+        interactions = pd.DataFrame({"user": user_column, "item": item_column,
+                                     "timestamp": ordered_seconds.astype(np.int64, copy=False), **columns}, copy=False)
+        del ordered_seconds
         user_ids = self.log.coders["user"].values().to_numpy(dtype=object)[user_codes].astype(str)
         item_ids = self.log.coders["item"].values().to_numpy(dtype=object)[item_codes].astype(str)
 
         report = self.report
         report.users, report.items, report.events = len(user_ids), len(item_ids), len(interactions)
-        if "timestamp" in self.columns:
-            report.time_start = _iso(seconds.min())
-            report.time_end = _iso(seconds.max())
+        report.time_start, report.time_end = time_range
         return Dataset(name, interactions, user_ids, item_ids, pd.DataFrame({"item_id": item_ids}), report)
 
 
+def _release_free_memory() -> None:
+    """Hand freed memory back to the system.
+
+    glibc (a chunk's temporaries come from its heap once large blocks have been freed) and
+    pyarrow's allocator keep what a long read frees, and the next arrays would come on top of it.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc only; musl has none
+    except (OSError, AttributeError):
+        return None
+
+
 def _compact(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes still in use (ascending) and every row's new code among them, 0..n-1."""
+    """The codes still in use (ascending) and every row's new code among them, 0..n-1 (int32)."""
     used = np.zeros(int(codes.max()) + 1, dtype=bool)
     used[codes] = True
-    new_code = np.cumsum(used) - 1
+    new_code = (np.cumsum(used) - 1).astype(np.int32)
     return np.flatnonzero(used), new_code[codes]
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """The codes (changed in place) as a categorical of only the categories that occur.
+
+    pandas' remove_unused_categories would do the same with ~26 bytes a row of temporaries.
+    """
+    used = np.unique(codes)
+    used = used[used >= 0]
+    if len(used) < len(categories):
+        recode = np.full(len(categories) + 1, -1, dtype=codes.dtype)  # the last slot maps -1 (missing) to -1
+        recode[used] = np.arange(len(used))
+        for start in range(0, len(codes), 1 << 20):  # in blocks: indexing makes an 8-byte index per code
+            block = codes[start : start + (1 << 20)]
+            block[:] = recode[block]
+        categories = categories[used]
+    return pd.Categorical.from_codes(codes, categories, validate=False)
+
+
+def _arrow_text(values):
+    """Text values as an arrow large_string array (no copy for pandas' arrow-backed str)."""
+    import pyarrow as pa
+
+    return pa.array(pd.Series(values, dtype="str").array).cast(pa.large_string())
+
+
+def _fits_int32(seconds: np.ndarray) -> bool:
+    """Whether int32 holds these seconds (1901..2038) and leaves NAT32 free to mark a missing time."""
+    return len(seconds) == 0 or bool(seconds.min() > _NAT32 and seconds.max() <= np.iinfo(np.int32).max)
+
+
+def _unread(seconds: np.ndarray) -> np.ndarray:
+    """Where int64 seconds hold NAT, or int32 seconds NAT32."""
+    return seconds == (NAT if seconds.dtype == np.int64 else _NAT32)
+
+
+def _seconds64(seconds: np.ndarray) -> np.ndarray:
+    """int64 seconds with NAT for a missing time, from int64 (as is) or int32 seconds with NAT32."""
+    if seconds.dtype == np.int64:
+        return seconds
+    wide = np.empty(len(seconds), dtype=np.int64)
+    for start in range(0, len(seconds), 1 << 20):  # in blocks, so there is no full-size temporary
+        block = seconds[start : start + (1 << 20)]
+        wide[start : start + len(block)] = block
+        wide[start : start + len(block)][block == _NAT32] = NAT
+    return wide
+
+
+def _code_type(n_values: int) -> type:
+    """The narrowest signed int type holding codes 0..n_values-1 and -1 for a missing value."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n_values <= np.iinfo(t).max)
 
 
 def _iso(seconds: int) -> str:

@@ -23,7 +23,7 @@ DELIMITERS = (",", "\t", ";", "|")
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 _SAMPLE_BYTES = 1 << 16
-_BLOCK_BYTES = 4 << 20  # one streamed chunk of raw text; bounds the memory a read holds at once
+_BLOCK_BYTES = 1 << 20  # one streamed chunk of raw text; bounds the memory a read holds at once
 _CHUNK_ROWS = 100_000
 _MAGIC = (
     (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
@@ -185,32 +185,6 @@ def read_chunks(source: Source, consume: Callable[[pd.DataFrame], None], *, rese
     raise AssertionError("Latin-1 decodes any bytes")  # pragma: no cover
 
 
-class _CountingStream(io.RawIOBase):
-    """Counts the (decompressed) bytes pyarrow has taken, for progress; called once per block."""
-
-    def __init__(self, stream):
-        super().__init__()
-        self.stream = stream
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read() if size is None or size < 0 else self.stream.read(size)
-        self.position += len(data)
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self.stream.close()
-        super().close()
-
-
 class _NotThisEncoding(Exception):
     pass
 
@@ -241,9 +215,10 @@ def _stream_csv_arrow(source, encoding, consume, progress) -> ReadStats:
         column_types={c: pa.string() for c in source.columns}, strings_can_be_null=True,
         quoted_strings_can_be_null=True, null_values=list(NULL_TOKENS),
     )
+    # pyarrow reads the file itself (a Python file object would hand it every block as a bytes
+    # object on the heap); progress is how far into the file, compressed or not, it has read
     raw = pa.OSFile(str(source.path))
-    stream = _CountingStream(pa.CompressedInputStream(raw, "gzip") if source.compression else raw)
-    text_size = _gzip_text_size(source.path, source.size) if source.compression else source.size
+    stream = pa.CompressedInputStream(raw, "gzip") if source.compression else raw
     try:
         reader = pacsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
                                 convert_options=convert_options)
@@ -252,7 +227,7 @@ def _stream_csv_arrow(source, encoding, consume, progress) -> ReadStats:
             stats.rows += len(frame)
             consume(frame)
             if progress:
-                progress(min(stream.position / text_size, 1.0))
+                progress(min(raw.tell() / source.size, 1.0))
     except pa.ArrowInvalid as exc:
         if "utf8" in str(exc).lower():
             raise _NotThisEncoding from None
@@ -384,16 +359,6 @@ def _stream_parquet(source, consume, progress) -> ReadStats:
         if progress:
             progress(stats.rows / total)
     return stats
-
-
-def _gzip_text_size(path: Path, size: int) -> int:
-    """Uncompressed size from the gzip trailer, which stores it modulo 4 GiB."""
-    with open(path, "rb") as f:
-        f.seek(-4, io.SEEK_END)
-        text_size = int.from_bytes(f.read(4), "little")
-    while text_size < size:
-        text_size += 1 << 32
-    return text_size
 
 
 def _existing_file(path) -> Path:

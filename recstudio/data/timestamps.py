@@ -18,6 +18,8 @@ NULL_TOKENS = ("", "NA", "N/A", "#N/A", "NaN", "nan", "NULL", "null", "None")
 # Epoch numbers are told apart by magnitude: seconds reach 1e11 only in the year 5138.
 _EPOCH_UNITS = (("epoch seconds", 1e11, 1), ("epoch milliseconds", 1e14, 1_000),
                 ("epoch microseconds", 1e17, 1_000_000), ("epoch nanoseconds", np.inf, 1_000_000_000))
+#: Names of the epoch units, in the order ``epoch_seconds`` reports them.
+EPOCH_UNITS = tuple(name for name, _, _ in _EPOCH_UNITS)
 
 _MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y")
 _DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d/%m/%y %H:%M", "%d/%m/%y")
@@ -99,9 +101,7 @@ def unreadable_error(column: object, failed: int, total: int, example: object) -
 
 def parse_unique(values) -> ParsedTimestamps:
     """Parse distinct non-missing strings; vectorised per format, each format filling the gaps of the last."""
-    text = pd.Series(values, dtype="str")
-    # pandas reads "now" and "today" as the current time; in a log they are not times at all
-    text = text.where(~text.str.lower().isin(["now", "today"]))
+    text = _without_time_words(pd.Series(values, dtype="str"))
     seconds = np.full(len(text), NAT, dtype=np.int64)
     result = ParsedTimestamps(seconds)
     counts: dict[str, int] = {}
@@ -145,11 +145,35 @@ def parse_unique(values) -> ParsedTimestamps:
     return result
 
 
-def epoch_seconds(numbers: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+def read_iso(values) -> np.ndarray:
+    """Unix seconds of the ISO-8601 values that cannot be numbers; NAT for every other value.
+
+    Each value read here is one ``parse_unique`` would read the same way, whatever the other values
+    are: it tries numbers first and ISO-8601 next, and ISO-8601 reads each value on its own. So a
+    large column's ISO times can be read chunk by chunk instead of being kept as text to the end.
+    """
+    text = _without_time_words(pd.Series(values, dtype="str"))
+    # a value of only digits, signs, dots and exponents (20210304, 2021-03-04) might be read as a
+    # number, or as a compact date depending on the rest of the column; parse_unique decides those
+    maybe_number = text.str.fullmatch(r"[0-9+\-.eE\s]*").fillna(True).to_numpy(dtype=bool)
+    candidates = text.where(~maybe_number)
+    if candidates.isna().all():
+        return np.full(len(text), NAT, dtype=np.int64)
+    return _to_seconds(candidates, "ISO8601")
+
+
+def may_be_compact_dates(numbers: np.ndarray) -> bool:
+    """True when every finite value is an 8-digit whole number, as in compact dates (20101201)."""
+    values = numbers[np.isfinite(numbers)]
+    return bool(((values >= 1e7) & (values < 1e8) & (np.floor(values) == values)).all())
+
+
+def epoch_seconds(numbers: np.ndarray, *, compact_dates: bool = True) -> tuple[np.ndarray, dict[str, int]]:
     """Unix seconds of numeric times (NAT where not finite), and how many were read in each unit.
 
     The unit is told per value by magnitude. When every value is an 8-digit whole number that
-    is a valid date, the column holds compact dates (20101201), not 1970 epochs.
+    is a valid date, the column holds compact dates (20101201), not 1970 epochs; pass
+    ``compact_dates=False`` when other values of the same column already ruled that out.
     """
     numbers = np.asarray(numbers, dtype=np.float64)
     seconds = np.full(len(numbers), NAT, dtype=np.int64)
@@ -157,7 +181,7 @@ def epoch_seconds(numbers: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
     values = numbers[finite]
     if len(values) == 0:
         return seconds, {}
-    if ((values >= 1e7) & (values < 1e8) & (np.floor(values) == values)).all():
+    if compact_dates and may_be_compact_dates(values):
         whole = values.astype(np.int64)
         parts = pd.DataFrame({"year": whole // 10000, "month": whole // 100 % 100, "day": whole % 100})
         dates = pd.to_datetime(parts, errors="coerce").dt.tz_localize("UTC")
@@ -177,6 +201,11 @@ def epoch_seconds(numbers: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
         lower = upper
     seconds[finite] = read
     return seconds, counts
+
+
+def _without_time_words(text: pd.Series) -> pd.Series:
+    # pandas reads "now" and "today" as the current time; in a log they are not times at all
+    return text.where(~text.str.lower().isin(["now", "today"]))
 
 
 def _fill(text, unread, fmt, seconds, counts, probe=False) -> bool:
