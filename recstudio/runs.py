@@ -247,10 +247,23 @@ def evaluate_run(workspace, run_id, *, exclude_seen: bool = True, device: str = 
 
 @dataclass
 class Recommendation:
+    """A top-K list: ``items`` best first; ``source`` is "model", or "popularity" for an empty history.
+
+    ``history`` holds the item ids the list was computed from. Lists from :class:`RunInspector` also
+    say which ``mode`` gave the history, the user's ``held_out`` test item, where it sits in the list
+    (``held_out_in_list``, 1-based, None when absent) and in the full ranking as the run's test
+    ranked it (``held_out_rank``, "as evaluated" mode only), and a ``note`` for the analyst.
+    """
+
     user: str | None
     source: str  # "model", or "popularity" for an empty history
     items: list[dict[str, Any]]
     history: list[str]
+    mode: str | None = None
+    held_out: str | None = None
+    held_out_in_list: int | None = None
+    held_out_rank: int | None = None
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -260,41 +273,247 @@ def recommend(workspace, run_id, *, user: str | None = None, history: list[str] 
               exclude_seen: bool = True) -> Recommendation:
     """Top-``k`` items for a user of the run's dataset (every item they touched is excluded), or for an
     ad-hoc history of item ids (which needs only the checkpoint). An empty history gets the most
-    popular items, labelled as such."""
-    import torch
+    popular items, labelled as such.
 
-    from recstudio.data import pad_sequences
-    from recstudio.evaluation import top_k
-
-    if k < 1:
-        raise RecStudioError("-k must be at least 1.")
+    A user's list is :meth:`RunInspector.recommend` in "full history" mode: what the user would be
+    recommended today, from every event they have.
+    """
+    _check_k(k)
+    if user is not None:
+        rec = RunInspector(workspace, run_id).recommend(user, k=k, exclude_seen=exclude_seen, mode=FULL_HISTORY)
+        items = [{"item_id": it["item_id"], "title": it["title"], "score": it["score"]} for it in rec.items]
+        return Recommendation(rec.user, rec.source, items, rec.history)
     run, model, meta = load_run_model(workspace, run_id)
     item_ids = meta["item_ids"]
     lookup = {str(i): n for n, i in enumerate(item_ids)}
-    if user is not None:
-        dataset = workspace.load_dataset(run.dataset_id)
-        items = dataset.history(dataset.user_index(user))
-    else:
-        missing = [h for h in history or [] if str(h).strip() not in lookup]
-        if missing:
-            raise RecStudioError(
-                f"Item(s) {', '.join(map(str, missing[:5]))} are not in run {run.id}'s catalogue; "
-                "use item ids from the dataset's item column."
-            )
-        items = np.array([lookup[str(h).strip()] for h in history or []], dtype=np.int64)
+    missing = [h for h in history or [] if str(h).strip() not in lookup]
+    if missing:
+        raise RecStudioError(
+            f"Item(s) {', '.join(map(str, missing[:5]))} are not in run {run.id}'s catalogue; "
+            "use item ids from the dataset's item column."
+        )
+    items = np.array([lookup[str(h).strip()] for h in history or []], dtype=np.int64)
     seen = np.unique(items) if exclude_seen else np.zeros(0, np.int64)
-    if len(items) == 0:
-        scores = torch.tensor(meta["popularity"], dtype=torch.float32).unsqueeze(0)
-        source = "popularity"
-    else:
-        with torch.no_grad():
-            scores = model.score(torch.from_numpy(pad_sequences([items], model.history_length))).float()
-        source = "model"
-    idx, values = top_k(scores, k, exclude=[seen])
+    source, scores = _score_history(model, items, np.asarray(meta["popularity"], dtype=np.float32))
+    ranked, values, _ = _best_items(scores, seen, k)
     titles = meta.get("item_titles") or item_ids
-    ranked = [
-        {"item_id": item_ids[i], "title": titles[i], "score": float(v)}
-        for i, v in zip(idx[0].tolist(), values[0].tolist())
-        if i >= 0
-    ]
-    return Recommendation(user, source, ranked, [item_ids[i] for i in items.tolist()])
+    return Recommendation(None, source, [{"item_id": item_ids[i], "title": titles[i], "score": v}
+                                         for i, v in zip(ranked.tolist(), values.tolist())],
+                          [item_ids[i] for i in items.tolist()])
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise RecStudioError("-k must be at least 1.")
+
+
+def _score_history(model, history: np.ndarray, popularity: np.ndarray):
+    """``(source, scores [1, n_items])`` for one history of item indices, oldest first: the model's
+    scores on CPU, or the training popularity when the history is empty (source "popularity")."""
+    import torch
+
+    from recstudio.data import pad_sequences
+
+    if len(history) == 0:
+        return "popularity", torch.from_numpy(np.asarray(popularity, dtype=np.float32)).unsqueeze(0)
+    # One [1, L] history is too small for intra-op threads to help: they only add synchronisation,
+    # which costs 30-100 ms per call on busy cores (a training worker beside the GUI) against ~1 ms
+    # on one thread. The setting is the calling thread's own; threads already running keep theirs.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            padded = torch.from_numpy(pad_sequences([history], model.history_length))
+            return "model", model.score(padded).float()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _best_items(scores, exclude: np.ndarray, k: int):
+    """The ``k`` best item indices and their scores (numpy, best first) with ``exclude`` removed,
+    and the masked score row (for ranking one item as the evaluation does)."""
+    from recstudio.evaluation import mask_items, top_k
+
+    masked = mask_items(scores, np.zeros(len(exclude), dtype=np.int64), np.asarray(exclude, dtype=np.int64))
+    idx, values = top_k(masked, k)
+    keep = idx[0] >= 0
+    return idx[0][keep].numpy(), values[0][keep].numpy().astype(float), masked
+
+
+#: How :class:`RunInspector` picks the history a user's list is computed from.
+AS_EVALUATED = "as evaluated"
+FULL_HISTORY = "full history"
+INSPECTION_MODES = (AS_EVALUATED, FULL_HISTORY)
+#: What each event was in the run's split (:meth:`RunInspector.history` column ``part``).
+PART_TRAIN, PART_VALIDATION, PART_TEST = "train", "validation", "test"
+
+
+class RunInspector:
+    """One run's best model and its dataset, loaded once, for looking at user after user.
+
+    A user's list can be asked for in two ways, and the difference matters:
+
+    - ``"as evaluated"`` (the default): the history is the user's test case in the run's split
+      (``make_split(dataset, run.split).test``), i.e. every event before the user's held-out test
+      event. The held-out item is not in that history, so it can be ranked, and the list says
+      whether it appears and where (``held_out_in_list``), plus the rank the run's test gave it in
+      the full catalogue (``held_out_rank``, pessimistic on ties like the metrics). Exclusion
+      follows the evaluation exactly: every item in that history is removed except the held-out
+      item itself (a re-purchased item stays rankable). This is the question the run's test
+      metrics average over. A user the split does not test (under leave-one-out, one with fewer
+      than three events) gets the full history instead, with a ``note`` saying so.
+    - ``"full history"``: every event the user has in the imported data, i.e. what the user would
+      be recommended today, and what :func:`recommend` and ``recstudio recommend --user`` give.
+      Every item the user touched is excluded, the held-out one included, so it never appears.
+
+    The model was trained on the split's training part only; reading the later events it never
+    trained on is ordinary inference. An empty history gets the training popularity list
+    (``source == "popularity"``). Scoring runs on CPU under ``torch.no_grad``; torch is imported
+    when the inspector is made, not when this module is.
+    """
+
+    def __init__(self, workspace, run_id, dataset=None):
+        """``dataset``: the run's dataset when the caller already holds it (else it is loaded)."""
+        self.run, self.model, meta = load_run_model(workspace, run_id, device="cpu")
+        self.dataset = dataset if dataset is not None else workspace.load_dataset(self.run.dataset_id)
+        if self.dataset.n_items != self.model.n_items:
+            raise RecStudioError(
+                f"Run {self.run.id}'s model knows {self.model.n_items} items but dataset {self.dataset.name!r} "
+                f"has {self.dataset.n_items}; the dataset changed since the run, so train the run again."
+            )
+        self.item_ids = np.asarray(self.dataset.item_ids).astype(str)
+        self.titles = np.asarray(self.dataset.item_titles(), dtype=object)
+        items = self.dataset.items
+        self.categories = (items["category"].fillna("").astype(str).to_numpy(dtype=object)
+                           if "category" in items.columns else None)
+        self.popularity = np.asarray(meta["popularity"], dtype=np.float32)
+        self.has_times = self.dataset.report.timestamp_format != "file order"
+        self._parts: tuple[np.ndarray, ...] | None = None
+        self._users = None
+
+    # users and their events --------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return self.dataset.n_users
+
+    def users(self, search: str = ""):
+        """DataFrame ``user_id`` (str), ``events`` (int) of the users whose id contains ``search``
+        (case-insensitive; all users when empty), in dataset order."""
+        import pandas as pd
+
+        if self._users is None:
+            self._users = pd.DataFrame({"user_id": np.asarray(self.dataset.user_ids).astype(str),
+                                        "events": np.diff(self.dataset.indptr)})
+        search = (search or "").strip()
+        if not search:
+            return self._users
+        hit = self._users["user_id"].str.contains(search, case=False, regex=False)
+        return self._users[hit.to_numpy()].reset_index(drop=True)
+
+    def user_index(self, user_id) -> int:
+        return self.dataset.user_index(user_id)
+
+    def history(self, user_id):
+        """The user's events, oldest first: DataFrame ``position`` (1-based), ``time`` (UTC datetime;
+        NaT when the file had no timestamps), ``item_id``, ``title``, then ``category``, ``event``,
+        ``rating``, ``quantity`` when the dataset has them, and ``part``: what the event was in the
+        run's split ("train", "validation", "test" = the held-out item, "" for an event the split
+        uses only as history or not at all)."""
+        import pandas as pd
+
+        user = self.user_index(user_id)
+        lo, hi = int(self.dataset.indptr[user]), int(self.dataset.indptr[user + 1])
+        events = self.dataset.interactions.iloc[lo:hi]
+        items = events["item"].to_numpy().astype(np.int64)
+        frame = {"position": np.arange(1, hi - lo + 1)}
+        if self.has_times:
+            frame["time"] = pd.to_datetime(events["timestamp"].to_numpy(), unit="s", utc=True)
+        else:
+            frame["time"] = pd.Series(pd.NaT, index=range(hi - lo), dtype="datetime64[ns, UTC]")
+        frame["item_id"] = self.item_ids[items]
+        frame["title"] = self.titles[items]
+        if self.categories is not None:
+            frame["category"] = self.categories[items]
+        for column in ("event", "rating", "quantity"):
+            if column in events.columns:
+                frame[column] = events[column].to_numpy()
+        train_len, valid_pos, test_pos = (part[user] for part in self._split_parts())
+        part = np.full(hi - lo, "", dtype=object)
+        part[: min(train_len, hi - lo)] = PART_TRAIN
+        if valid_pos >= 0:
+            part[valid_pos] = PART_VALIDATION
+        if test_pos >= 0:
+            part[test_pos] = PART_TEST
+        frame["part"] = part
+        return pd.DataFrame(frame)
+
+    def held_out(self, user_id) -> str | None:
+        """The item id of the user's test target in the run's split, or None when the user is not tested."""
+        user = self.user_index(user_id)
+        test_pos = self._split_parts()[2][user]
+        if test_pos < 0:
+            return None
+        return str(self.item_ids[self.dataset.history(user)[test_pos]])
+
+    # recommendations ----------------------------------------------------------------------
+    def recommend(self, user_id, k: int = 10, exclude_seen: bool = True, mode: str = AS_EVALUATED) -> Recommendation:
+        """The user's top-``k`` (see the class docstring for ``mode``). Items are dicts ``rank``
+        (1-based), ``item_id``, ``title``, ``category`` ("" without a catalogue category),
+        ``score``, ``held_out`` (True for the user's test item)."""
+        _check_k(k)
+        if mode not in INSPECTION_MODES:
+            raise RecStudioError(f"Unknown inspection mode {mode!r}; choose one of: {', '.join(INSPECTION_MODES)}.")
+        user = self.user_index(user_id)
+        full = self.dataset.history(user)
+        test_pos = int(self._split_parts()[2][user])
+        target = int(full[test_pos]) if test_pos >= 0 else None
+        note = ""
+        if mode == AS_EVALUATED and target is None:
+            mode = FULL_HISTORY
+            note = (f"User {user_id} has no held-out test event in this run's {self.run.split} split "
+                    f"(too few events), so the full history is used.")
+        history = full[:test_pos] if mode == AS_EVALUATED else full
+        exclude = np.unique(history) if exclude_seen else np.zeros(0, np.int64)
+        if mode == AS_EVALUATED:
+            exclude = exclude[exclude != target]  # as the evaluation does: the target stays rankable
+        source, scores = _score_history(self.model, history, self.popularity)
+        ranked, values, masked = _best_items(scores, exclude, k)
+        items = [
+            {"rank": n, "item_id": str(self.item_ids[i]), "title": str(self.titles[i]),
+             "category": str(self.categories[i]) if self.categories is not None else "",
+             "score": v, "held_out": i == target}
+            for n, (i, v) in enumerate(zip(ranked.tolist(), values.tolist()), 1)
+        ]
+        in_list = next((it["rank"] for it in items if it["held_out"]), None)
+        held_out_rank = None
+        if mode == AS_EVALUATED:
+            import torch
+
+            from recstudio.evaluation import target_ranks
+
+            held_out_rank = int(target_ranks(masked, torch.tensor([target]))[0]) + 1
+        if source == "popularity":
+            note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
+        return Recommendation(
+            str(user_id), source, items, [str(self.item_ids[i]) for i in history.tolist()], mode=mode,
+            held_out=str(self.item_ids[target]) if target is not None else None,
+            held_out_in_list=in_list, held_out_rank=held_out_rank, note=note,
+        )
+
+    def _split_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per user: training length, validation target position, test target position (-1: none).
+
+        A case's history is every event before its target, so its length is the target's position
+        in the user's sequence. Only these three arrays are kept, not the split itself.
+        """
+        if self._parts is None:
+            from recstudio.data import make_split
+
+            split = make_split(self.dataset, self.run.split)
+            train_len = np.diff(split.train_indptr)
+            valid_pos = np.full(self.dataset.n_users, -1, dtype=np.int64)
+            test_pos = np.full(self.dataset.n_users, -1, dtype=np.int64)
+            valid_pos[split.valid.users] = np.diff(split.valid.history_indptr)
+            test_pos[split.test.users] = np.diff(split.test.history_indptr)
+            self._parts = (train_len, valid_pos, test_pos)
+        return self._parts
