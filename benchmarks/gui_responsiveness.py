@@ -7,7 +7,6 @@ the job starts until it finishes. Target: max gap ≤ 50 ms and p99 ≤ 20 ms. F
     python benchmarks/gui_responsiveness.py                        # sample, 300 steps, app warm-up
     python benchmarks/gui_responsiveness.py --data ml-100k --max-steps 500 --device cpu
     python benchmarks/gui_responsiveness.py --warmup none          # torch first imported by the worker
-    python benchmarks/gui_responsiveness.py --warmup dynamo        # app warm-up + torch._dynamo (proposed)
     python benchmarks/gui_responsiveness.py --inspect --diagnose   # browse users meanwhile; say what stalled
     python benchmarks/gui_responsiveness.py --page start           # no live plots on screen (isolates them)
     python benchmarks/gui_responsiveness.py --profile-gui          # where the GUI thread's time went
@@ -48,9 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=200, help="epoch limit (validation runs at each epoch end)")
     p.add_argument("--batch-size", type=int, help="training batch size (default: the form's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    p.add_argument("--warmup", choices=("none", "app", "dynamo"), default="app",
-                   help="none: no background import; app: recstudio.gui.app._warm_up_in_background as it is; "
-                        "dynamo: that plus the modules the first optimiser step imports (torch._dynamo)")
+    p.add_argument("--warmup", choices=("none", "app"), default="app",
+                   help="none: no background import; app: recstudio.gui.app._warm_up_in_background (torch, "
+                        "torch.optim and torch._dynamo, which the first optimiser step would otherwise import)")
     p.add_argument("--inspect", action="store_true",
                    help="train a popularity run first, then browse the inspector (a user every 0.5 s) during training")
     p.add_argument("--train-threads", type=int,
@@ -156,18 +155,6 @@ def warm_up(mode: str) -> threading.Thread | None:
 
     if mode == "none":
         return None
-    if mode == "dynamo":
-        def proposed() -> None:
-            def warm():
-                import torch  # noqa: F401
-                import torch.optim  # noqa: F401
-                # the first optimizer.zero_grad() goes through torch._disable_dynamo, which imports
-                # torch._dynamo (~2 s of imports: sympy, fx...) in the training thread otherwise
-                import torch._dynamo  # noqa: F401
-
-            threading.Thread(target=warm, name="recstudio-warmup", daemon=True).start()
-
-        gui_app._warm_up_in_background = proposed
     before = {t.ident for t in threading.enumerate()}
     gui_app._warm_up_in_background()
     return next((t for t in threading.enumerate() if t.ident not in before), None)

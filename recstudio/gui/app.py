@@ -66,6 +66,15 @@ def _warm_up_in_background() -> None:
     def warm():
         import torch  # noqa: F401
         import torch.optim  # noqa: F401
+        # The first optimizer.zero_grad() goes through torch._disable_dynamo, which imports
+        # torch._dynamo (sympy, fx: ~2 s of module imports). Imported by the training thread, that
+        # holds the import lock and the GIL in long stretches and stalls the window for up to a
+        # second; imported here, while the analyst is still on the start page, it costs nothing.
+        import torch._dynamo  # noqa: F401
+
+        from recstudio.training.devices import available_devices
+
+        available_devices()  # CUDA initialisation, cached for the training page's device picker
 
     threading.Thread(target=warm, name="recstudio-warmup", daemon=True).start()
 

@@ -152,6 +152,17 @@ def curve_arrays(points: Sequence[Any], metrics: Sequence[str] = ("NDCG@10", "HR
     )
 
 
+def _nice_ceiling(value: float) -> float:
+    """The next 1, 2 or 5 × 10^k at or above ``value`` (axis ends that read well)."""
+    if value <= 0:
+        return 1.0
+    base = 10.0 ** math.floor(math.log10(value))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * base >= value * (1 - 1e-12):
+            return m * base
+    return 10.0 * base
+
+
 def format_duration(seconds: float | None) -> str:
     """``75`` → ``1 min 15 s``; ``4000`` → ``1 h 6 min``."""
     if seconds is None or not math.isfinite(seconds):
@@ -275,6 +286,15 @@ class LiveCurves(QWidget):
         # repaints as fast as a short one.
         self.plot.setClipToView(True)
         self.plot.setDownsampling(auto=True, mode="peak")
+        # The view follows the data in steps rather than autoranging on every update: a new range
+        # makes pyqtgraph re-lay both axes (10+ ms of Python per repaint, 20 times a second, while
+        # training competes for the GIL). Ranges grow with headroom, so they change a few times per
+        # run. Panning or zooming by hand stops the following; the "A" button resumes it.
+        self._follow = True
+        self._x_hint: float | None = None
+        self.plot.disableAutoRange()
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
+        self.plot.autoBtn.clicked.connect(self.follow_data)
 
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setObjectName("smoothingSlider")
@@ -338,6 +358,67 @@ class LiveCurves(QWidget):
     def run_keys(self) -> list[Any]:
         return list(self._runs)
 
+    # view range ---------------------------------------------------------------------------
+    @property
+    def following(self) -> bool:
+        """Whether the view keeps every point in sight (False after the analyst pans or zooms)."""
+        return self._follow
+
+    def set_x_hint(self, x_max: float | None) -> None:
+        """Where the x axis will end if nothing goes beyond it (a live run's planned steps), so the
+        axis is laid out once instead of growing with every update."""
+        self._x_hint = float(x_max) if x_max else None
+        self._fit_view(force=True)
+
+    def follow_data(self) -> None:
+        """Show every point again and keep doing so as points arrive."""
+        self._follow = True
+        self.plot.disableAutoRange()  # pyqtgraph's "A" button turned its own autorange on
+        self._fit_view(force=True)
+
+    def _stop_following(self, *_args) -> None:
+        self._follow = False
+
+    def _data_bounds(self) -> tuple[float, float, float, float] | None:
+        xs, ys = [], []
+        for run in self._runs.values():
+            if not len(run.buffer):
+                continue
+            x = run.buffer.column(0 if self._x_axis == X_STEP else 1)
+            y = run.buffer.column(2)
+            finite = np.isfinite(y)
+            if not finite.any():
+                continue
+            xs += [float(np.nanmin(x)), float(np.nanmax(x))]
+            ys += [float(y[finite].min()), float(y[finite].max())]
+        if not xs:
+            return None
+        return min(xs), max(xs), min(ys), max(ys)
+
+    def _fit_view(self, force: bool = False) -> None:
+        """Set the view range when the data has left it (or ``force``), with headroom."""
+        if not self._follow:
+            return
+        bounds = self._data_bounds()
+        if bounds is None:
+            return
+        x0, x1, y0, y1 = bounds
+        (vx0, vx1), (vy0, vy1) = self.plot.getViewBox().viewRange()
+        hint = self._x_hint if self._x_axis == X_STEP else None
+        x_inside = vx0 <= min(x0, 0.0) and x1 <= vx1
+        y_inside = vy0 <= y0 and y1 <= vy1
+        if x_inside and y_inside and not force:
+            return
+        lo = min(x0, 0.0)
+        hi = max(hint or 0.0, _nice_ceiling(max(x1, lo + 1.0) * 1.25))
+        if hint and x1 <= hint:
+            hi = hint
+        span = max(y1 - y0, abs(y1) * 0.05, 1e-6)
+        # a falling loss needs room below; the top is the first points' value and rarely moves
+        ny0 = y0 - 0.25 * span if (force or y0 < vy0) else vy0
+        ny1 = y1 + 0.05 * span if (force or y1 > vy1) else vy1
+        self.plot.getViewBox().setRange(xRange=(lo, hi), yRange=(ny0, ny1), padding=0.02, update=True)
+
     def curve_items(self, key: Any) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
         """The (raw, smoothed) curve items of a run."""
         run = self._runs[key]
@@ -353,6 +434,7 @@ class LiveCurves(QWidget):
         if run is not None:
             for item in (run.raw, run.smooth):
                 self.plot.removeItem(item)
+            self._fit_view(force=True)
         self._update_legend()
 
     def _update_legend(self) -> None:
@@ -362,12 +444,14 @@ class LiveCurves(QWidget):
     def clear(self) -> None:
         for key in list(self._runs):
             self.remove_run(key)
+        self._x_hint = None
 
     def append(self, key: Any, steps, wall_times, losses) -> None:
         """Add points to a run and redraw it (one ``setData`` per curve per call)."""
         run = self._runs[key]
         run.buffer.extend(steps, wall_times, losses)
         self._redraw(run)
+        self._fit_view()
 
     def set_points(self, key: Any, steps, wall_times, losses) -> None:
         """Replace a run's points (the curve items stay the same)."""
@@ -376,6 +460,7 @@ class LiveCurves(QWidget):
         if len(steps):
             run.buffer.extend(steps, wall_times, losses)
         self._redraw(run)
+        self._fit_view(force=True)
 
     def data(self, key: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A run's (x, raw loss, smoothed loss) as drawn now (copies)."""
@@ -422,7 +507,8 @@ class LiveCurves(QWidget):
         self.axis.picture = None  # tick labels change format, not position
         for run in self._runs.values():
             self._redraw(run)
-        self.plot.enableAutoRange()
+        self._follow = True
+        self._fit_view(force=True)
         self.x_axis_changed.emit(mode)
 
     def _redraw(self, run: _LossRun, raw: bool = True) -> None:

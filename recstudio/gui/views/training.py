@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
@@ -38,27 +38,6 @@ SETTING_LABELS = {"hidden": "Hidden size", "max_len": "History length", "heads":
 
 
 # -- plain helpers (no widgets) --------------------------------------------------------------------
-
-def detect_devices() -> list[tuple[str, str]]:
-    """(device, label) for the device picker: auto, cpu and each CUDA GPU (or Apple MPS) found.
-
-    Imports torch and asks CUDA, so it is called once, after the page is first shown.
-    """
-    import torch
-
-    cores = os.cpu_count() or 1
-    cpu = ("cpu", f"cpu — {torch.get_num_threads()} threads ({cores} logical cores)")
-    gpus = []
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            props = torch.cuda.get_device_properties(i)
-            gpus.append((f"cuda:{i}", f"cuda:{i} — {props.name}, {props.total_memory / 2**30:.0f} GiB"))
-    mps = getattr(torch.backends, "mps", None)
-    if not gpus and mps is not None and mps.is_available():
-        gpus.append(("mps", "mps — Apple GPU"))
-    best = gpus[0][1].split(" — ", 1)[1] if gpus else "the CPU (no GPU found)"
-    return [("auto", f"auto — {best}"), cpu, *gpus]
-
 
 def setting_label(name: str) -> str:
     return SETTING_LABELS.get(name, name.replace("_", " ").capitalize())
@@ -174,6 +153,7 @@ class TrainingView(QWidget):
         self._live_run_id: int | None = None
         self._outcome_status: str | None = None
         self._devices_detected = False
+        self._device_worker = None
         self._overlaid: set[int] = set()
         self.setObjectName("trainingView")
 
@@ -469,23 +449,35 @@ class TrainingView(QWidget):
         self.apply_plot_settings()
         if not self._devices_detected:
             self._devices_detected = True
-            # After the page has painted: detection imports torch (usually warm already, app.py
-            # imports it in the background at launch) and asks CUDA for its devices.
-            QTimer.singleShot(0, self.detect_devices)
+            self.detect_devices()
 
     def detect_devices(self) -> None:
+        """Fill the device picker off the GUI thread: detection imports torch and initialises CUDA
+        (a second or more on a GPU machine; usually already done by the launch warm-up)."""
+        from superqt.utils import create_worker
+
+        from recstudio.training.devices import available_devices
+
+        worker = create_worker(available_devices)
+        worker.returned.connect(self._devices_found)
+        worker.errored.connect(self._device_detection_failed)
+        self._device_worker = worker  # keep it alive until it reports
+        worker.start()
+
+    def _device_detection_failed(self, exc: Exception) -> None:
+        # a broken CUDA install must not break the page; a training run on it says more
+        self.device_combo.setToolTip(f"Device detection failed: {exc}")
+        self._devices_found([("auto", "auto"), ("cpu", f"cpu — {os.cpu_count() or 1} logical cores")])
+
+    def _devices_found(self, entries: list[tuple[str, str]]) -> None:
         wanted = self.device_combo.currentData() or self.context.settings.value("training/device", "auto")
-        try:
-            entries = detect_devices()
-        except Exception as exc:  # a broken CUDA install must not break the page; training says more
-            entries = [("auto", "auto"), ("cpu", f"cpu — {os.cpu_count() or 1} logical cores")]
-            self.device_combo.setToolTip(f"Device detection failed: {exc}")
         self.device_combo.clear()
         for device, label in entries:
             self.device_combo.addItem(label, device)
             self.device_combo.setItemData(self.device_combo.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
         index = self.device_combo.findData(wanted)
         self.device_combo.setCurrentIndex(max(0, index))
+        self._device_worker = None
 
     # dataset and overlays -------------------------------------------------------------------
     def _dataset_changed(self, record) -> None:
@@ -624,6 +616,8 @@ class TrainingView(QWidget):
 
     def _reset_live(self, label: str) -> None:
         self.loss_curves.set_points(LIVE, [], [], [])
+        self.loss_curves.set_x_hint(None)
+        self.loss_curves.follow_data()
         self.loss_curves.set_label(LIVE, label)
         self.validation_plot.set_points(LIVE, [], {})
         self.validation_table.setRowCount(0)
@@ -691,6 +685,7 @@ class TrainingView(QWidget):
         max_steps = (self._request.train_config or {}).get("max_steps") if self._request else None
         self._planned = planned_work(started, max_steps)
         epochs, steps = self._planned
+        self.loss_curves.set_x_hint(steps)  # the step axis is laid out once for the whole run
         limited = max_steps and max_steps < started.epochs * started.steps_per_epoch
         limit = f", stopping at step {max_steps:,}" if limited else ""
         self._log(f"Training {started.model} on {started.device}: {started.parameters:,} parameters, "

@@ -1,0 +1,55 @@
+"""The loss plot keeps every point in view without re-laying its axes on every update."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recstudio.gui.plots import LiveCurves
+
+
+def _contains(curves: LiveCurves, xs, ys) -> bool:
+    (x0, x1), (y0, y1) = curves.plot.getViewBox().viewRange()
+    return x0 <= min(xs) and max(xs) <= x1 and y0 <= min(ys) and max(ys) <= y1
+
+
+def test_the_view_follows_a_falling_loss_in_few_steps(qtbot):
+    curves = LiveCurves()
+    qtbot.addWidget(curves)
+    curves.add_run("live", "Current run")
+    curves.set_x_hint(1000)  # planned steps
+    ranges = set()
+    steps = np.arange(1, 1001)
+    losses = 8.0 * np.exp(-steps / 200) + 5.0 + 0.05 * np.sin(steps)
+    for start in range(0, 1000, 10):  # 100 updates of 10 steps, as the worker delivers them
+        curves.append("live", steps[start:start + 10], steps[start:start + 10] * 0.1, losses[start:start + 10])
+        assert _contains(curves, steps[:start + 10], losses[:start + 10])
+        ranges.add(tuple(map(tuple, curves.plot.getViewBox().viewRange())))
+    # the step axis is the planned length from the start, and the loss range moved only a few times
+    assert curves.plot.getViewBox().viewRange()[0][1] >= 1000
+    assert len(ranges) <= 12
+
+
+def test_panning_stops_following_and_the_auto_button_resumes(qtbot):
+    curves = LiveCurves()
+    qtbot.addWidget(curves)
+    curves.add_run("live", "Current run")
+    curves.append("live", [1, 2, 3], [0.1, 0.2, 0.3], [3.0, 2.5, 2.0])
+    view = curves.plot.getViewBox()
+    view.translateBy(x=100)  # what a drag does; it emits sigRangeChangedManually
+    view.sigRangeChangedManually.emit(view.state["mouseEnabled"])
+    assert not curves.following
+    curves.append("live", [4, 5], [0.4, 0.5], [1.0, 0.5])
+    assert not _contains(curves, [1, 5], [0.5, 3.0])  # the analyst's view is left alone
+    curves.plot.autoBtn.clicked.emit(curves.plot.autoBtn)  # the "A" button in the corner
+    assert curves.following and _contains(curves, [1, 5], [0.5, 3.0])
+
+
+def test_switching_to_wall_time_refits(qtbot):
+    curves = LiveCurves()
+    qtbot.addWidget(curves)
+    curves.add_run("live", "Current run")
+    curves.set_x_hint(10_000)
+    curves.append("live", [1, 2, 3], [10.0, 20.0, 30.0], [3.0, 2.5, 2.0])
+    curves.set_x_axis("wall")
+    (x0, x1), _ = curves.plot.getViewBox().viewRange()
+    assert x0 <= 10 and 30 <= x1 < 10_000  # the step hint does not apply to seconds
