@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.csv:
         QTimer.singleShot(0, lambda: window.open_file(args.csv, args.items))
     _warm_up_in_background()
-    return app.exec()
+    code = app.exec()
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(5000)  # a device detection still reporting, say
+    return code
 
 
 def _set_icon(app) -> None:

@@ -291,6 +291,7 @@ class LiveCurves(QWidget):
         # training competes for the GIL). Ranges grow with headroom, so they change a few times per
         # run. Panning or zooming by hand stops the following; the "A" button resumes it.
         self._follow = True
+        self._fitted = False
         self._x_hint: float | None = None
         self.plot.disableAutoRange()
         self.plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
@@ -404,6 +405,8 @@ class LiveCurves(QWidget):
             return
         x0, x1, y0, y1 = bounds
         (vx0, vx1), (vy0, vy1) = self.plot.getViewBox().viewRange()
+        force = force or not self._fitted  # the first points replace pyqtgraph's default 0–1 view
+        self._fitted = True
         hint = self._x_hint if self._x_axis == X_STEP else None
         x_inside = vx0 <= min(x0, 0.0) and x1 <= vx1
         y_inside = vy0 <= y0 and y1 <= vy1
@@ -457,6 +460,8 @@ class LiveCurves(QWidget):
         """Replace a run's points (the curve items stay the same)."""
         run = self._runs[key]
         run.buffer.clear()
+        if not any(len(r.buffer) for r in self._runs.values()):
+            self._fitted = False
         if len(steps):
             run.buffer.extend(steps, wall_times, losses)
         self._redraw(run)

@@ -53,3 +53,12 @@ def test_switching_to_wall_time_refits(qtbot):
     curves.set_x_axis("wall")
     (x0, x1), _ = curves.plot.getViewBox().viewRange()
     assert x0 <= 10 and 30 <= x1 < 10_000  # the step hint does not apply to seconds
+
+
+def test_the_first_points_set_the_whole_view(qtbot):
+    curves = LiveCurves()
+    qtbot.addWidget(curves)
+    curves.add_run("live", "Current run")
+    curves.append("live", [1, 2], [0.1, 0.2], [7.9, 7.8])
+    _, (y0, y1) = curves.plot.getViewBox().viewRange()
+    assert 7.0 < y0 < 7.8 and 7.9 <= y1 < 8.5  # not pyqtgraph's 0–1 stretched to include the loss

@@ -190,3 +190,18 @@ def test_earlier_runs_can_be_overlaid(window, view, dataset, qtbot):
     item.setCheckState(Qt.CheckState.Unchecked)
     assert not view.loss_curves.has_run(run_id)
     assert view.loss_curves.has_run(LIVE)  # the live run's curve stays
+
+
+def test_switching_models_leaves_one_settings_form_on_the_page(view, qtbot):
+    from recstudio.gui.views.training import ModelSettingsForm
+
+    old = view.model_form
+    view.select_model("pop" if view.model_combo.currentData() != "pop" else "sasrec")
+    # gone from the page at once, not when the event loop gets round to deleting it: until then
+    # an old form would paint, unmanaged, over the model picker
+    assert not old.isVisible() and old.parent() is None
+    for name in ("itemknn", "sasrec", "sasrec"):
+        view.select_model(name)
+    qtbot.waitUntil(view.model_form.isVisible)
+    forms = [f for f in view.findChildren(ModelSettingsForm) if f.isVisible()]
+    assert forms == [view.model_form]

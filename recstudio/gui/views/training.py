@@ -24,6 +24,7 @@ from recstudio.gui.plots import (
 )
 
 JOB_NAME = "Training"
+_DEVICE_WORKERS: set = set()  # device detections under way
 LIVE = "live"  # key of the run being trained in the plots
 SPLITS = (
     ("Leave one out", "leave-one-out",
@@ -153,7 +154,6 @@ class TrainingView(QWidget):
         self._live_run_id: int | None = None
         self._outcome_status: str | None = None
         self._devices_detected = False
-        self._device_worker = None
         self._overlaid: set[int] = set()
         self.setObjectName("trainingView")
 
@@ -430,6 +430,10 @@ class TrainingView(QWidget):
         self.model_description.setText(spec.description)
         if self.model_form is not None:
             self.settings_holder.removeWidget(self.model_form)
+            # Out of the page at once: deleteLater waits for the event loop, and until then the
+            # old form would still paint, unmanaged, over the top of the panel.
+            self.model_form.hide()
+            self.model_form.setParent(None)
             self.model_form.deleteLater()
         self.model_form = ModelSettingsForm(spec.config_class)
         self.model_form.setObjectName("modelSettings")
@@ -461,7 +465,9 @@ class TrainingView(QWidget):
         worker = create_worker(available_devices)
         worker.returned.connect(self._devices_found)
         worker.errored.connect(self._device_detection_failed)
-        self._device_worker = worker  # keep it alive until it reports
+        # The worker lives until it has reported, even if this page is closed first
+        _DEVICE_WORKERS.add(worker)
+        worker.finished.connect(lambda: _DEVICE_WORKERS.discard(worker))
         worker.start()
 
     def _device_detection_failed(self, exc: Exception) -> None:
@@ -477,7 +483,6 @@ class TrainingView(QWidget):
             self.device_combo.setItemData(self.device_combo.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
         index = self.device_combo.findData(wanted)
         self.device_combo.setCurrentIndex(max(0, index))
-        self._device_worker = None
 
     # dataset and overlays -------------------------------------------------------------------
     def _dataset_changed(self, record) -> None:
