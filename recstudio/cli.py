@@ -12,7 +12,7 @@ from typing import Any
 from recstudio import __version__
 from recstudio.errors import RecStudioError
 
-MODEL_NAMES_HINT = "pop, itemknn, sasrec"
+MODEL_NAMES_HINT = "pop, itemknn, sasrec, sasrec-lm"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--split", default="leave-one-out", choices=["leave-one-out", "temporal"])
+    p.add_argument("--split", default="leave-one-out", choices=["leave-one-out", "temporal", "cold-items"],
+                   help="leave-one-out (default), temporal, or cold-items: leave-one-out with a random share of "
+                        "items held out of training, reported apart as \"cold\"")
+    p.add_argument("--cold-fraction", type=float, metavar="F",
+                   help="share of items the cold-items split holds out (default 0.1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model setting, e.g. --set hidden=128 (see `recstudio models`)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -210,10 +214,16 @@ def cmd_train(args) -> int:
     roles, options = _import_settings(args)
     train_config = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
                     "lr": args.lr, "patience": args.patience, "seed": args.seed}
+    split_options = {}
+    if args.cold_fraction is not None:
+        if args.split != "cold-items":
+            raise RecStudioError("--cold-fraction goes with --split cold-items.")
+        split_options["cold_fraction"] = args.cold_fraction
     request = TrainRequest(
         data=data, items=items, model=args.model, model_config=_parse_settings(args.set),
         train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,
         device=args.device, workspace=args.workspace, roles=roles, import_options=options,
+        split_options=split_options,
     )
     stop = _GracefulStop()
     reporter = _TrainReporter(quiet=args.quiet)
@@ -231,11 +241,17 @@ def cmd_train(args) -> int:
                "seconds": round(outcome.seconds, 2), "seconds_to_best": round(outcome.seconds_to_best, 2),
                "samples_per_s": round(outcome.samples_per_s, 1),
                "metrics": {"valid": outcome.metrics.get("valid", {}), "test": outcome.metrics.get("test", {})}}
+    if "cold" in outcome.metrics:
+        payload["metrics"]["cold"] = outcome.metrics["cold"]
     test = payload["metrics"]["test"]
     text = (f"Run {outcome.run_id} ({outcome.model} on {outcome.dataset!r}) {outcome.status} after "
             f"{outcome.epochs} epochs in {outcome.seconds:.1f} s; best epoch {outcome.best_epoch}.\n"
             + ("Test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in test)
                if test else "No test metrics (no epoch finished)."))
+    cold = outcome.metrics.get("cold")
+    if cold is not None:
+        text += (f"\nCold items ({cold['cases']} test cases whose item never appeared in training): "
+                 + ", ".join(f"{k} {cold[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in cold))
     _print(args, payload, text)
     return 0
 
@@ -290,7 +306,11 @@ def cmd_evaluate(args) -> int:
 
     with Workspace(args.workspace) as ws:
         run, result = evaluate_run(ws, args.run, exclude_seen=not args.keep_seen, device=args.device)
+    from recstudio.evaluation import cold_metrics
+
     payload = {"run_id": run.id, "model": run.model, "exclude_seen": not args.keep_seen, **result.to_dict()}
+    if cold_metrics(result) is not None:
+        payload["cold"] = cold_metrics(result)
     lines = [f"Run {run.id} ({run.model}), {result.n_cases} test users, full ranking"
              f"{'' if args.keep_seen else ', seen items excluded'}:"]
     lines += [f"  {k:<14} {v:.4f}" for k, v in result.metrics.items() if v is not None]
@@ -376,6 +396,10 @@ class _TrainReporter:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if k in ("HR@10", "NDCG@10"))
             mark = " *" if event.improved else ""
             self._line(f"epoch {event.epoch:>3} ({event.elapsed:6.1f} s) valid {shown}{mark}")
+        elif isinstance(event, Stage) and event.name == "encode" and 0 < event.fraction < 1:
+            if self.tty and time.monotonic() - self.last > 0.5:  # per-batch encoding progress: a line on a terminal
+                self.last = time.monotonic()
+                print(f"\r  {event.text}   ", end="", file=sys.stderr, flush=True)
         elif isinstance(event, (Message, Stage)):
             self._line(event.text)
 

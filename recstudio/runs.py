@@ -44,6 +44,7 @@ class TrainRequest:
     workspace: str | None = None
     roles: Any = None
     import_options: Any = None
+    split_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"cold_fraction": 0.2} for cold-items
 
 
 @dataclass
@@ -123,7 +124,8 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     An import is reported through ``import_progress(fraction, message)``, as it cannot yield.
     """
     from recstudio.data import item_categories, make_split
-    from recstudio.models import create_model, model_config
+    from recstudio.evaluation import cold_metrics
+    from recstudio.models import create_model, model_config, model_spec
     from recstudio.training import Stage, Step, TrainConfig, Validated, fit
     from recstudio.workspace import Workspace
 
@@ -136,17 +138,29 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         dataset = workspace.load_dataset(record.id)
         yield Stage("import", 1.0, f"Dataset {record.name!r}: {dataset.n_users} users, {dataset.n_items} items, "
                                    f"{dataset.n_events} events")
-        split = make_split(dataset, request.split)
-        model = create_model(request.model, dataset.n_items, config)
-        run = workspace.create_run(record.id, request.model,
-                                   {"model": asdict(config), "train": train_config.to_dict()},
-                                   split=request.split, device=request.device)
+        split_options = dict(request.split_options or {})
+        split = make_split(dataset, request.split, **split_options)
+        item_text = None
+        uses_text = model_spec(request.model).uses_item_text
+        if uses_text:
+            item_text = yield from _item_text_stages(workspace, dataset, config, request.device, cancelled)
+        run_config = {"model": asdict(config), "train": train_config.to_dict(), "split_options": split_options}
+        if item_text is not None:
+            run_config["item_text"] = item_text.summary()
+        run = workspace.create_run(record.id, request.model, run_config, split=request.split, device=request.device)
+        if uses_text and item_text is None:  # stopped while encoding item text: recorded as cancelled
+            workspace.finish_run(run.id, status="cancelled", metrics={}, seconds=0.0, epochs=0, artefacts={})
+            return RunOutcome(run.id, request.model, record.name, "cancelled", 0, 0, 0.0, 0.0, 0.0, {})
+        model = create_model(request.model, dataset.n_items, config,
+                             item_text=item_text.vectors if item_text is not None else None)
         checkpoint_dir = workspace.run_dir(run.id) / "checkpoint"
         meta = {
-            "dataset": record.name, "split": request.split, "run_id": run.id,
+            "dataset": record.name, "split": request.split, "split_options": split_options, "run_id": run.id,
             "item_ids": [str(i) for i in dataset.item_ids], "item_titles": [str(t) for t in dataset.item_titles()],
             "popularity": split.train_popularity().tolist(),
         }
+        if item_text is not None:
+            meta["item_text"] = item_text.summary()
         curve: list[dict] = []
         last_flush = time.monotonic()
         try:
@@ -176,7 +190,11 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
                 test = _evaluate(model, split, dataset, device=request.device, cancelled=None)
                 metrics["test"] = test.metrics
                 metrics["segments"] = test.segments
-                yield Stage("test", 1.0, _summary(test.metrics))
+                cold = cold_metrics(test)
+                if cold is not None:
+                    metrics["cold"] = cold
+                yield Stage("test", 1.0, _summary(test.metrics)
+                            + (f"; cold items ({cold['cases']} cases): {_summary(cold)}" if cold is not None else ""))
             artefacts = {"checkpoint": result.checkpoint} if result.checkpoint else {}
             workspace.finish_run(run.id, status=result.status, metrics=metrics, seconds=result.seconds,
                                  epochs=result.epochs, artefacts=artefacts)
@@ -203,15 +221,54 @@ def _train_config(values: dict[str, Any]):
     return config
 
 
+def _item_text_stages(workspace, dataset, config, device: str, cancelled: Cancelled):
+    """Encode the dataset's item text for a model that uses it, yielding ``Stage("encode", ...)``;
+    returns the :class:`~recstudio.knowledge.ItemTextEmbeddings`, or None when cancelled.
+
+    The cache lives in the workspace's files folder (``embeddings/``): a second run on the same
+    catalogue with the same encoder, template and pooling encodes nothing.
+    """
+    from recstudio.knowledge import iter_item_embeddings
+    from recstudio.training import Stage
+
+    gen = iter_item_embeddings(dataset, encoder=config.encoder, template=config.template, pooling=config.pooling,
+                               cache_dir=workspace.files_dir / "embeddings", device=device)
+    while True:
+        try:
+            done, total, message = next(gen)
+        except StopIteration as stop:
+            embeddings = stop.value
+            break
+        yield Stage("encode", done / total if total else 1.0, message)
+        if cancelled():
+            gen.close()
+            return None
+    if embeddings.empty_texts == len(embeddings.texts):
+        raise RecStudioError(
+            f"Every item's text is empty with the template {config.template!r}; the catalogue's columns are: "
+            f"{', '.join(c for c in dataset.items.columns if c != 'item_id') or 'none'}. Edit the template."
+        )
+    yield Stage("encode", 1.0, f"Item text: {embeddings.dim}-d vectors for {len(embeddings.texts):,} items "
+                               f"({embeddings.encoded:,} encoded, {embeddings.reused:,} from the cache)")
+    return embeddings
+
+
+def run_split(dataset, run):
+    """The split a stored run was trained and tested on (its kind and recorded options)."""
+    from recstudio.data import make_split
+
+    return make_split(dataset, run.split, **((run.config or {}).get("split_options") or {}))
+
+
 def _evaluate(model, split, dataset, *, device="auto", exclude_seen=True, cancelled=None, progress=None):
     from recstudio.data import item_categories
-    from recstudio.evaluation import evaluate
+    from recstudio.evaluation import evaluate, split_segments
     from recstudio.training import resolve_device
 
     categories = item_categories(dataset) if "category" in dataset.items.columns else None
     return evaluate(model, split.test, popularity=split.train_popularity(), n_users=split.n_users, ks=TEST_KS,
                     exclude_seen=exclude_seen, device=str(resolve_device(device)), item_categories=categories,
-                    cancelled=cancelled, progress=progress)
+                    segments=split_segments(split), cancelled=cancelled, progress=progress)
 
 
 def _summary(metrics: dict[str, Any]) -> str:
@@ -234,14 +291,18 @@ def load_run_model(workspace, run_id, device: str = "cpu"):
 
 def evaluate_run(workspace, run_id, *, exclude_seen: bool = True, device: str = "auto", cancelled=None):
     """Re-test a stored run's checkpoint on its dataset's split; stores and returns the metrics."""
-    from recstudio.data import make_split
+    from recstudio.evaluation import cold_metrics
 
     run, model, meta = load_run_model(workspace, run_id, device="cpu")
     dataset = workspace.load_dataset(run.dataset_id)
-    split = make_split(dataset, run.split)
+    split = run_split(dataset, run)
     result = _evaluate(model, split, dataset, device=device, exclude_seen=exclude_seen, cancelled=cancelled)
     if exclude_seen:
-        workspace.set_metrics(run.id, {**run.metrics, "test": result.metrics, "segments": result.segments})
+        stored = {**run.metrics, "test": result.metrics, "segments": result.segments}
+        cold = cold_metrics(result)
+        if cold is not None:
+            stored["cold"] = cold
+        workspace.set_metrics(run.id, stored)
     return run, result
 
 
@@ -389,6 +450,7 @@ class RunInspector:
         self.popularity = np.asarray(meta["popularity"], dtype=np.float32)
         self.has_times = self.dataset.report.timestamp_format != "file order"
         self._parts: tuple[np.ndarray, ...] | None = None
+        self._cold: np.ndarray | None = None
         self._users = None
 
     # users and their events --------------------------------------------------------------
@@ -440,6 +502,8 @@ class RunInspector:
         train_len, valid_pos, test_pos = (part[user] for part in self._split_parts())
         part = np.full(hi - lo, "", dtype=object)
         part[: min(train_len, hi - lo)] = PART_TRAIN
+        if self._cold is not None:  # cold-items split: cold events before the validation target trained nothing
+            part[(part == PART_TRAIN) & np.isin(items, self._cold)] = ""
         if valid_pos >= 0:
             part[valid_pos] = PART_VALIDATION
         if test_pos >= 0:
@@ -500,6 +564,23 @@ class RunInspector:
             held_out_in_list=in_list, held_out_rank=held_out_rank, note=note,
         )
 
+    def _cold_parts(self, cold: np.ndarray, valid_pos: np.ndarray, test_pos: np.ndarray):
+        """Under the cold-items split training skips cold events, so histories are not prefixes: the
+        validation target is the last warm event before the test target, and the training part is the
+        prefix before it (its cold events are labelled "" by :meth:`history`)."""
+        self._cold = cold
+        indptr = self.dataset.indptr
+        lengths = np.diff(indptr)
+        items = self.dataset.interactions["item"].to_numpy()
+        users = np.repeat(np.arange(self.dataset.n_users), lengths)
+        position = np.arange(len(items)) - indptr[users]
+        end = np.where(test_pos >= 0, test_pos, lengths)
+        warm = ~np.isin(items, cold) & (position < end[users])
+        last_warm = np.full(self.dataset.n_users, -1, dtype=np.int64)
+        np.maximum.at(last_warm, users[warm], position[warm])
+        valid_pos = np.where(valid_pos >= 0, last_warm, -1)
+        return np.where(valid_pos >= 0, valid_pos, end), valid_pos
+
     def _split_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per user: training length, validation target position, test target position (-1: none).
 
@@ -507,13 +588,13 @@ class RunInspector:
         in the user's sequence. Only these three arrays are kept, not the split itself.
         """
         if self._parts is None:
-            from recstudio.data import make_split
-
-            split = make_split(self.dataset, self.run.split)
+            split = run_split(self.dataset, self.run)
             train_len = np.diff(split.train_indptr)
             valid_pos = np.full(self.dataset.n_users, -1, dtype=np.int64)
             test_pos = np.full(self.dataset.n_users, -1, dtype=np.int64)
             valid_pos[split.valid.users] = np.diff(split.valid.history_indptr)
             test_pos[split.test.users] = np.diff(split.test.history_indptr)
+            if split.cold_items is not None:
+                train_len, valid_pos = self._cold_parts(split.cold_items, valid_pos, test_pos)
             self._parts = (train_len, valid_pos, test_pos)
         return self._parts

@@ -41,6 +41,7 @@ class Split:
     train_items: np.ndarray  # int64, oldest first per user
     valid: EvalCases
     test: EvalCases
+    cold_items: np.ndarray | None = None  # int64, sorted: items held out of training (cold-items split)
 
     def train_sequence(self, user: int) -> np.ndarray:
         return self.train_items[self.train_indptr[user] : self.train_indptr[user + 1]]
@@ -121,10 +122,75 @@ def _first_at_or_after(ts, users, indptr, cut) -> np.ndarray:
     return before.astype(np.int64)
 
 
-SPLITS = {"leave-one-out": leave_one_out, "temporal": temporal}
+def cold_items(dataset: Dataset, cold_fraction: float = 0.1, seed: int = 0) -> Split:
+    """Leave-one-out with a random ``cold_fraction`` of the catalogue held out of training entirely.
+
+    The cold items (drawn with ``seed``, the same for every model on the dataset) never appear in
+    training sequences nor in validation cases, as target or history: training and model selection
+    see a catalogue without them. Each user's last event is still the test target, asked with every
+    earlier event as history (cold ones included: a model meets new items in histories at inference).
+    Test cases whose target is cold measure cold start (``Split.cold_items``). A user with three or
+    more events is tested; validation asks each tested user's last warm event before the test
+    target, when one is left to train on.
+    """
+    if not 0.0 < float(cold_fraction) < 1.0:
+        raise RecStudioError(f"The cold fraction must be between 0 and 1 (e.g. 0.1), got {cold_fraction!r}.")
+    n_items = dataset.n_items
+    n_cold = min(n_items - 1, max(1, int(round(float(cold_fraction) * n_items))))
+    if n_cold < 1:
+        raise RecStudioError("A cold-items split needs at least two items.")
+    cold = np.sort(np.random.default_rng(seed).choice(n_items, size=n_cold, replace=False)).astype(np.int64)
+
+    indptr = dataset.indptr
+    items = dataset.interactions["item"].to_numpy().astype(np.int64)
+    lengths = np.diff(indptr)
+    users = np.repeat(np.arange(dataset.n_users), lengths)
+    position = np.arange(len(items)) - indptr[users]
+    tested = lengths >= 3
+    if not tested.any():
+        raise RecStudioError(
+            "No user has three or more events, so the cold-items split has nothing to test on; "
+            "import a longer log or lower the cleaning thresholds."
+        )
+    is_test = tested[users] & (position == lengths[users] - 1)
+    warm = ~np.isin(items, cold) & ~is_test  # events training and validation may use
+    warm_idx = np.flatnonzero(warm)
+    warm_count = np.bincount(users[warm_idx], minlength=dataset.n_users)
+    warm_ptr = np.concatenate([[0], np.cumsum(warm_count)]).astype(np.int64)
+    validated = np.flatnonzero(tested & (warm_count >= 2))
+    valid_target_idx = warm_idx[warm_ptr[validated + 1] - 1]  # each validated user's last warm event
+    train_mask = warm.copy()
+    train_mask[valid_target_idx] = False
+    train_items = items[train_mask]
+    train_len = np.bincount(users[train_mask], minlength=dataset.n_users)
+    train_indptr = np.concatenate([[0], np.cumsum(train_len)]).astype(np.int64)
+    # the validation history is exactly the user's training sequence (warm events before the target)
+    vptr, vitems = _csr_take(train_indptr, train_items, validated, train_len[validated])
+    valid = EvalCases(validated.astype(np.int64), items[valid_target_idx], vptr, vitems)
+    test_users = np.flatnonzero(tested)
+    tptr, titems = _csr_take(indptr, items, test_users, lengths[test_users] - 1)
+    test = EvalCases(test_users.astype(np.int64), items[indptr[test_users] + lengths[test_users] - 1], tptr, titems)
+    if len(valid) == 0:
+        raise RecStudioError(
+            "With the cold items held out no user has warm events left to validate on; "
+            "lower --cold-fraction or import a longer log."
+        )
+    return Split("cold-items", dataset.n_users, n_items, train_indptr, train_items, valid, test, cold_items=cold)
+
+
+SPLITS = {"leave-one-out": leave_one_out, "temporal": temporal, "cold-items": cold_items}
+#: Options each split takes besides the dataset (what a run records to rebuild its split).
+SPLIT_OPTIONS = {"leave-one-out": (), "temporal": ("valid_quantile", "test_quantile"),
+                 "cold-items": ("cold_fraction", "seed")}
 
 
 def make_split(dataset: Dataset, kind: str = "leave-one-out", **kwargs) -> Split:
     if kind not in SPLITS:
         raise RecStudioError(f"Unknown split {kind!r}; choose one of: {', '.join(SPLITS)}.")
+    unknown = set(kwargs) - set(SPLIT_OPTIONS[kind])
+    if unknown:
+        raise RecStudioError(
+            f"Split {kind!r} has no option {', '.join(sorted(unknown))}; "
+            f"its options are: {', '.join(SPLIT_OPTIONS[kind]) or 'none'}."
+        )
     return SPLITS[kind](dataset, **kwargs)

@@ -1,12 +1,17 @@
 """Honest full-ranking evaluation: accuracy and beyond-accuracy metrics, overall and per user segment."""
 
 from recstudio.evaluation.evaluate import (
+    COLD_ITEMS,
+    SPARSE_USERS,
+    WARM_ITEMS,
     EvaluationCancelled,
     EvaluationResult,
     accuracy_metrics,
     activity_segments,
+    cold_metrics,
     evaluate,
     rank_cases,
+    split_segments,
 )
 from recstudio.evaluation.metrics import (
     arp_ratio,
@@ -21,12 +26,16 @@ from recstudio.evaluation.metrics import (
 from recstudio.evaluation.ranking import mask_items, target_ranks, top_k
 
 __all__ = [
+    "COLD_ITEMS",
+    "SPARSE_USERS",
+    "WARM_ITEMS",
     "EvaluationCancelled",
     "EvaluationResult",
     "accuracy_metrics",
     "activity_segments",
     "arp_ratio",
     "average_popularity",
+    "cold_metrics",
     "coverage",
     "evaluate",
     "hit_rate",
@@ -36,6 +45,7 @@ __all__ = [
     "ndcg",
     "novelty",
     "rank_cases",
+    "split_segments",
     "target_ranks",
     "top_k",
 ]

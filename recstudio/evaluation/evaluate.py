@@ -48,6 +48,36 @@ def activity_segments(cases: EvalCases, bounds: tuple[int, int] = (5, 20)) -> di
     }
 
 
+SPARSE_MAX_EVENTS = 5
+SPARSE_USERS = f"sparse users (≤{SPARSE_MAX_EVENTS} training events)"
+COLD_ITEMS = "cold items"
+WARM_ITEMS = "warm items"
+
+
+def split_segments(split, sparse_max: int = SPARSE_MAX_EVENTS) -> dict[str, np.ndarray]:
+    """The test cases' segments: activity (:func:`activity_segments`), sparse users (at most
+    ``sparse_max`` training events), and, for a split with cold items, cases whose target is a
+    cold item (never seen in training) or a warm one."""
+    cases = split.test
+    segments = activity_segments(cases)
+    train_len = np.diff(split.train_indptr)
+    segments[f"sparse users (≤{sparse_max} training events)"] = train_len[cases.users] <= sparse_max
+    cold = getattr(split, "cold_items", None)
+    if cold is not None:
+        is_cold = np.isin(cases.targets, cold)
+        segments[COLD_ITEMS] = is_cold
+        segments[WARM_ITEMS] = ~is_cold
+    return segments
+
+
+def cold_metrics(result: "EvaluationResult") -> dict[str, float] | None:
+    """The accuracy metrics of the cold-item cases plus ``cases``, or None without cold items."""
+    segment = result.segments.get(COLD_ITEMS)
+    if segment is None:
+        return None
+    return {"cases": segment["users"], **{k: v for k, v in segment.items() if k != "users"}}
+
+
 def accuracy_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
     out = {}
     for k in ks:

@@ -32,6 +32,12 @@ class Recommender(nn.Module):
         self.config = config
         self.n_items = int(n_items)
 
+    @classmethod
+    def from_state(cls, config: Any, n_items: int, state: dict[str, torch.Tensor]) -> "Recommender":
+        """An empty model shaped to receive ``state`` (a checkpoint's tensors); models built from
+        data besides the config (e.g. item text vectors) take it from the state here."""
+        return cls(config, n_items)
+
     @property
     def history_length(self) -> int:
         """How many of the most recent events the model reads."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from recstudio.errors import RecStudioError
+from recstudio.knowledge.text import DEFAULT_TEMPLATE
 
 
 def setting(default, help: str, **bounds):
@@ -40,6 +41,37 @@ class SASRecConfig:
             )
 
 
+@dataclass
+class SASRecLMConfig(SASRecConfig):
+    encoder: str = setting(
+        "", "Text encoder: a folder holding a Hugging Face model, or a hub id; empty = the bundled "
+        "all-MiniLM-L6-v2 (offline).", kind="encoder")
+    template: str = setting(
+        DEFAULT_TEMPLATE, "How an item's catalogue row becomes text; {column} reads a catalogue column, "
+        "and a field an item lacks is dropped with its label.", kind="template")
+    pooling: str = setting("mean", "How token states become one text vector: mean (encoders such as "
+                           "BERT/MiniLM) or last (the last token, for decoders such as GPT-2).",
+                           choices=("mean", "last"))
+    fusion: str = setting("gated", "gated: a learned id vector plus the item's text vector, mixed by a "
+                          "learned gate; text-only: no id vectors at all (every item is its text).",
+                          choices=("gated", "text-only"))
+    adaptor: str = setting("whiten-moe", "How frozen text vectors enter the model: linear (one projection) "
+                           "or whiten-moe (whitening + a mixture of projection experts, as in UniSRec).",
+                           choices=("linear", "whiten-moe"))
+    experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", min=1, max=64)
+    id_dropout: float = setting(0.2, "Share of items whose id vector is hidden at each training step, so "
+                                "their text alone must place them (as for items never seen).", min=0.0, max=0.9)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("pooling", "fusion", "adaptor"):
+            choices = self.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise RecStudioError(
+                    f"Setting {name!r} must be one of {', '.join(choices)}; got {getattr(self, name)!r}."
+                )
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -48,6 +80,7 @@ class ModelSpec:
     config_class: type
     description: str
     trainable: bool = True
+    uses_item_text: bool = False  # built with the items' text vectors (settings encoder/template/pooling)
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -59,5 +92,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                   "Item-to-item cosine similarity on co-occurrence, summed over the history.", trainable=False),
         ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,
                   "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss."),
+        ModelSpec("sasrec-lm", "recstudio.models.sasrec_lm", "SASRecLM", SASRecLMConfig,
+                  "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
+                  "(UniSRec-style adaptor); items never seen in training are placed by their text.",
+                  uses_item_text=True),
     )
 }

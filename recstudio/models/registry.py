@@ -40,6 +40,11 @@ def model_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
                 f"Model {name!r} has no setting {key!r}; its settings are: {', '.join(fields) or 'none'}."
             )
         values[key] = _coerce(name, key, fields[key].default, value)
+        choices = fields[key].metadata.get("choices")
+        if choices is not None and values[key] not in choices:
+            raise RecStudioError(
+                f"Setting {key!r} of model {name!r} must be one of: {', '.join(map(str, choices))}; got {value!r}."
+            )
         low, high = fields[key].metadata.get("min"), fields[key].metadata.get("max")
         if (low is not None and values[key] < low) or (high is not None and values[key] > high):
             raise RecStudioError(f"Setting {key!r} of model {name!r} must be between {low} and {high}, got {value!r}.")
@@ -64,6 +69,14 @@ def _coerce(model: str, key: str, default: Any, value: Any) -> Any:
     return value
 
 
-def create_model(name: str, n_items: int, config: Any = None):
+def create_model(name: str, n_items: int, config: Any = None, *, item_text: Any = None):
+    """A new model; ``item_text`` (float [n_items, dim] text vectors) is required by, and only given
+    to, models whose spec says ``uses_item_text``."""
+    spec = model_spec(name)
     cls = model_class(name)
-    return cls(config if config is not None else model_spec(name).config_class(), n_items)
+    config = config if config is not None else spec.config_class()
+    if spec.uses_item_text:
+        if item_text is None:
+            raise ValueError(f"model {name!r} needs item_text (see recstudio.knowledge.item_embeddings)")
+        return cls(config, n_items, item_text=item_text)
+    return cls(config, n_items)

@@ -56,8 +56,9 @@ def load_checkpoint(directory: str | Path, device: str = "cpu"):
 
     meta = read_meta(directory)
     config = model_config(meta["model"], meta["config"])
-    model = model_class(meta["model"])(config, meta["n_items"])
-    model.load_state_dict(load_file(str(Path(directory) / WEIGHTS), device="cpu"))
+    state = load_file(str(Path(directory) / WEIGHTS), device="cpu")
+    model = model_class(meta["model"]).from_state(config, meta["n_items"], state)
+    model.load_state_dict(state)
     model.to(device).eval()
     return model, meta
 

@@ -1,0 +1,124 @@
+"""SASRec with language-model knowledge: each item's vector fuses a learned id embedding with its
+frozen text vector, adapted as in UniSRec (parametric whitening + a mixture of projection experts).
+
+The fused table is both the sequence input and the output scoring table. An item never seen in
+training has no trustworthy id vector, so it is placed by its text alone; hiding random items'
+id vectors during training (``id_dropout``) teaches the model to score such text-only vectors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recstudio.models.configs import SASRecLMConfig
+from recstudio.models.sasrec import SASRec
+
+
+class TextAdaptor(nn.Module):
+    """Frozen text vectors [N, d] -> item space [N, hidden].
+
+    Texts are first centred and scaled by the catalogue's statistics (buffers, kept in checkpoints),
+    so any encoder's vectors arrive at unit scale. Then:
+
+    - ``linear``: one parametric whitening layer, ``(z - b) W`` with a learned bias b.
+    - ``whiten-moe``: ``experts`` such layers mixed by a softmax gate on z (UniSRec's MoE adaptor).
+
+    A fixed PCA whitening was tried and dropped: it gives the catalogue's idiosyncratic directions the
+    same weight as the shared ones (genre, theme), and in a small catalogue turns item vectors into a
+    simplex in which an item is anti-correlated with its own kind, which buries exactly the cold items
+    text should place. The learned affine layers whiten only as much as the data asks.
+    """
+
+    def __init__(self, text: torch.Tensor, hidden: int, kind: str, experts: int, dropout: float):
+        super().__init__()
+        self.kind = kind
+        x = text.double()
+        mean = x.mean(0)
+        d = x.shape[1]
+        scale = (x - mean).pow(2).sum(1).mean().clamp(min=1e-12).sqrt() / np.sqrt(d)  # per-dim rms
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("scale", scale.float())
+        self.drop = nn.Dropout(dropout)
+        n_experts = experts if kind == "whiten-moe" else 1
+        self.bias = nn.Parameter(torch.zeros(n_experts, d))
+        self.proj = nn.Parameter(torch.randn(n_experts, d, hidden) * (0.05 / np.sqrt(d)))
+        self.gate = nn.Linear(d, n_experts, bias=False) if n_experts > 1 else None
+        if self.gate is not None:
+            nn.init.zeros_(self.gate.weight)  # experts start equally weighted
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        z = (text - self.mean) / self.scale  # [N, d]
+        z = self.drop(z)
+        experts = torch.einsum("ned,edh->neh", z.unsqueeze(1) - self.bias, self.proj)  # [N, E, H]
+        if self.gate is None:
+            return experts[:, 0]
+        weights = torch.softmax(self.gate(z), dim=-1).unsqueeze(-1)  # [N, E, 1]
+        return (weights * experts).sum(1)
+
+
+class SASRecLM(SASRec):
+    name = "sasrec-lm"
+    config_class = SASRecLMConfig
+
+    def __init__(self, config: SASRecLMConfig, n_items: int, item_text=None):
+        super().__init__(config, n_items)
+        if item_text is None:
+            raise ValueError("SASRecLM needs item_text: float [n_items, dim] text vectors")
+        text = torch.as_tensor(np.asarray(item_text, dtype=np.float32) if not torch.is_tensor(item_text)
+                               else item_text.float())
+        if text.ndim != 2 or text.shape[0] not in (n_items, n_items + 1):
+            raise ValueError(f"item_text must be [n_items(+1), dim], got {tuple(text.shape)} for {n_items} items")
+        if text.shape[0] == n_items:  # row 0 is the padding item, as in the id table
+            text = torch.cat([torch.zeros(1, text.shape[1]), text])
+        # the frozen text vectors travel in the checkpoint, so a saved run loads without re-encoding
+        self.register_buffer("item_text", text.contiguous())
+        # items with training events; the others have no learned id vector and are their text alone
+        self.register_buffer("trained_items", torch.ones(n_items + 1, dtype=torch.bool))
+        self.adaptor = TextAdaptor(text[1:], config.hidden, config.adaptor, config.experts, config.dropout)
+        if config.fusion == "text-only":
+            self.item_embedding = None
+            self.gate = None
+        else:
+            self.gate = nn.Linear(2 * config.hidden, config.hidden)
+            nn.init.normal_(self.gate.weight, std=0.02)
+            nn.init.zeros_(self.gate.bias)
+
+    @classmethod
+    def from_state(cls, config, n_items: int, state: dict):
+        return cls(config, n_items, item_text=state["item_text"])
+
+    def fit_statistics(self, train_indptr: np.ndarray, train_items: np.ndarray) -> None:
+        seen = np.bincount(train_items, minlength=self.n_items) > 0
+        self.trained_items.copy_(torch.from_numpy(np.concatenate([[False], seen])))
+
+    def item_table(self) -> torch.Tensor:
+        """[n_items + 1, H]: row 0 (padding) is zero."""
+        text = self.adaptor(self.item_text)
+        real = torch.ones(self.n_items + 1, 1, device=text.device, dtype=text.dtype)
+        real[0] = 0
+        if self.config.fusion == "text-only":
+            return text * real
+        visible = self.trained_items
+        if self.training and self.config.id_dropout > 0:
+            visible = visible & (torch.rand(visible.shape, device=visible.device) >= self.config.id_dropout)
+        ids = self.item_embedding.weight * visible.unsqueeze(-1).to(text.dtype)
+        gate = torch.sigmoid(self.gate(torch.cat([ids, text], dim=-1)))
+        return (gate * ids + (1 - gate) * text) * real
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        histories, targets = batch["histories"], batch["targets"]
+        table = self.item_table()  # once per step: id dropout must hide the same items in and out
+        hidden = self.encoder(F.embedding(histories, table), histories)
+        mask = (targets > 0) & (histories > 0)
+        logits = (hidden[mask] @ table[1:].T).float()
+        # items without training events are not in the training catalogue at all: pushing them down
+        # as negatives would teach the adaptor to bury exactly the items text is there to place
+        logits = logits.masked_fill(~self.trained_items[1:], float("-inf"))
+        return F.cross_entropy(logits, targets[mask] - 1)
+
+    def score(self, histories: torch.Tensor) -> torch.Tensor:
+        table = self.item_table()
+        return self.encoder(F.embedding(histories, table), histories)[:, -1] @ table[1:].T
