@@ -396,8 +396,9 @@ class LiveCurves(QWidget):
             return None
         return min(xs), max(xs), min(ys), max(ys)
 
-    def _fit_view(self, force: bool = False) -> None:
-        """Set the view range when the data has left it (or ``force``), with headroom."""
+    def _fit_view(self, force: bool = False, grow: bool = False) -> None:
+        """Fit the view to the data when the data has left it (or ``force``). ``grow``: points are
+        arriving, so leave headroom (the axis then changes a few times per run, not every update)."""
         if not self._follow:
             return
         bounds = self._data_bounds()
@@ -408,18 +409,21 @@ class LiveCurves(QWidget):
         force = force or not self._fitted  # the first points replace pyqtgraph's default 0–1 view
         self._fitted = True
         hint = self._x_hint if self._x_axis == X_STEP else None
-        x_inside = vx0 <= min(x0, 0.0) and x1 <= vx1
-        y_inside = vy0 <= y0 and y1 <= vy1
-        if x_inside and y_inside and not force:
-            return
         lo = min(x0, 0.0)
-        hi = max(hint or 0.0, _nice_ceiling(max(x1, lo + 1.0) * 1.25))
+        if not force and vx0 <= lo and x1 <= vx1 and vy0 <= y0 and y1 <= vy1:
+            return
         if hint and x1 <= hint:
             hi = hint
+        elif grow:
+            hi = _nice_ceiling(max(x1, lo + 1.0) * 1.25)
+        else:
+            hi = max(x1, lo + 1.0)
         span = max(y1 - y0, abs(y1) * 0.05, 1e-6)
-        # a falling loss needs room below; the top is the first points' value and rarely moves
-        ny0 = y0 - 0.25 * span if (force or y0 < vy0) else vy0
-        ny1 = y1 + 0.05 * span if (force or y1 > vy1) else vy1
+        if grow:  # a falling loss needs room below; the top is the first points' and rarely moves
+            ny0 = y0 - 0.25 * span if (force or y0 < vy0) else vy0
+            ny1 = y1 + 0.05 * span if (force or y1 > vy1) else vy1
+        else:
+            ny0, ny1 = y0, y1
         self.plot.getViewBox().setRange(xRange=(lo, hi), yRange=(ny0, ny1), padding=0.02, update=True)
 
     def curve_items(self, key: Any) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
@@ -454,7 +458,7 @@ class LiveCurves(QWidget):
         run = self._runs[key]
         run.buffer.extend(steps, wall_times, losses)
         self._redraw(run)
-        self._fit_view()
+        self._fit_view(grow=True)
 
     def set_points(self, key: Any, steps, wall_times, losses) -> None:
         """Replace a run's points (the curve items stay the same)."""

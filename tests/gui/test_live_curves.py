@@ -62,3 +62,12 @@ def test_the_first_points_set_the_whole_view(qtbot):
     curves.append("live", [1, 2], [0.1, 0.2], [7.9, 7.8])
     _, (y0, y1) = curves.plot.getViewBox().viewRange()
     assert 7.0 < y0 < 7.8 and 7.9 <= y1 < 8.5  # not pyqtgraph's 0–1 stretched to include the loss
+
+
+def test_a_finished_run_fills_the_view(qtbot):
+    curves = LiveCurves(controls=False)
+    qtbot.addWidget(curves)
+    curves.add_run(3, "Run 3")
+    curves.set_points(3, np.arange(1, 301), np.arange(1, 301) * 0.5, np.linspace(8, 5.5, 300))
+    (x0, x1), (y0, y1) = curves.plot.getViewBox().viewRange()
+    assert x1 < 320 and 5.0 < y0 <= 5.5 and 8.0 <= y1 < 8.5  # no room left for points that won't come
