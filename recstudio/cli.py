@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         from recstudio.gui.app import main as gui_main
 
         return gui_main([])
+    if argv[0] == "gui":  # the window parses its own options (argparse's REMAINDER drops leading flags)
+        from recstudio.gui.app import main as gui_main
+
+        return gui_main(argv[1:])
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
