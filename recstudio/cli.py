@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--keep-seen", action="store_true", help="do not exclude items already in the history")
     p.add_argument("--device", default="auto")
+    p.add_argument("--diversity", type=float, metavar="λ",
+                   help="also report MMR re-ranking with this λ (0-1): diversity@10 before/after, NDCG@10 cost")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("recommend", parents=[common], help="top-K items for a user or an ad-hoc history")
@@ -109,7 +111,30 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--history", help="comma-separated item ids, oldest first (may be empty: \"\")")
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     p.add_argument("--keep-seen", action="store_true", help="allow items already in the history")
+    p.add_argument("--diversity", type=float, metavar="λ",
+                   help="re-rank for variety (MMR over categories or item vectors): 0 = model order, 1 = most varied")
     p.set_defaults(handler=cmd_recommend)
+
+    p = sub.add_parser("explain", parents=[common], help="which history events drove one recommendation (Shapley)")
+    p.add_argument("run", metavar="RUN")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="user id as in the imported file (their full history)")
+    who.add_argument("--history", help="comma-separated item ids, oldest first")
+    p.add_argument("--item", required=True, help="the recommended item id to explain")
+    p.add_argument("--max-evals", type=int, default=None, metavar="N",
+                   help="model evaluations for histories too long to explain exactly (default 500)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled permutations")
+    p.add_argument("--language-model", metavar="PATH",
+                   help="local causal language model (transformers folder) to reword the explanation")
+    p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser("faithfulness", parents=[common],
+                       help="do attributions find what matters? deletion curves vs random and attention order")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--users", type=int, default=100, help="random users to explain (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-evals", type=int, default=None, metavar="N", help="per explanation (default 500)")
+    p.set_defaults(handler=cmd_faithfulness)
     return parser
 
 
@@ -320,6 +345,17 @@ def cmd_evaluate(args) -> int:
     lines += [f"  {k:<14} {v:.4f}" for k, v in result.metrics.items() if v is not None]
     for name, seg in result.segments.items():
         lines.append(f"  segment {name}: {seg.get('users', 0)} users, NDCG@10 {seg.get('NDCG@10', 0):.4f}")
+    if args.diversity is not None:
+        from recstudio.explain import diversity_report
+
+        with Workspace(args.workspace) as ws:
+            rerank = diversity_report(ws, run.id, args.diversity)
+        payload["diversity_reranking"] = rerank
+        div, ndcg = rerank["diversity@10"], rerank["NDCG@10"]
+        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        lines.append(f"  MMR re-ranking (λ {rerank['lambda']:g}, {rerank['similarity']} similarity): diversity@10 "
+                     f"{fmt(div['before'])} -> {fmt(div['after'])}, NDCG@10 {fmt(ndcg['before'])} -> "
+                     f"{fmt(ndcg['after'])} (cost {fmt(ndcg['cost'])})")
     _print(args, payload, "\n".join(lines))
     return 0
 
@@ -332,13 +368,63 @@ def cmd_recommend(args) -> int:
     if args.history is not None:
         history = [h.strip() for h in args.history.split(",") if h.strip()]
     with Workspace(args.workspace) as ws:
-        rec = recommend(ws, args.run, user=args.user, history=history, k=args.k, exclude_seen=not args.keep_seen)
+        if args.diversity is not None:
+            from recstudio.explain import recommend_diverse
+
+            rec = recommend_diverse(ws, args.run, diversity=args.diversity, user=args.user, history=history,
+                                    k=args.k, exclude_seen=not args.keep_seen)
+        else:
+            rec = recommend(ws, args.run, user=args.user, history=history, k=args.k,
+                            exclude_seen=not args.keep_seen)
     payload = {"user": rec.user, "source": rec.source, "items": rec.items}
+    if args.diversity is not None:
+        payload["diversity"] = args.diversity
     who = f"user {rec.user}" if rec.user is not None else f"a history of {len(rec.history)} items"
     lines = [f"Top {len(rec.items)} for {who}" + (" (most popular: the history is empty)"
                                                    if rec.source == "popularity" else "") + ":"]
     lines += [f"{n:>3}. {it['item_id']:<12} {it['score']:>9.4f}  {it['title']}" for n, it in enumerate(rec.items, 1)]
     _print(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from recstudio.explain import DEFAULT_MAX_EVALS, explain
+    from recstudio.workspace import Workspace
+
+    history = None
+    if args.history is not None:
+        history = [h.strip() for h in args.history.split(",") if h.strip()]
+    with Workspace(args.workspace) as ws:
+        explained = explain(ws, args.run, args.item, user=args.user, history=history,
+                            max_evals=args.max_evals or DEFAULT_MAX_EVALS, seed=args.seed,
+                            language_model=args.language_model)
+    a = explained.attribution
+    who = f"user {a.user}" if a.user is not None else f"a history of {len(a) + a.older_events} items"
+    lines = [f"Item {a.item} ({a.item_title}) for {who}: score {a.score:.4f} = base {a.base_value:.4f} "
+             f"+ {len(a)} events ({a.method} Shapley values, {a.evaluations} evaluations)"]
+    if a.older_events:
+        lines.append(f"  ({a.older_events} older events are beyond what the model reads)")
+    lines += [f"  {e['value']:+9.4f}  {e['item_id']:<12} {e['title']}" for e in a.top(10)]
+    if len(a) > 10:
+        lines.append(f"  ... {len(a) - 10} more events")
+    lines.append(f"{explained.text.text} [{explained.text.source}]")
+    _print(args, explained.to_dict(), "\n".join(lines))
+    return 0
+
+
+def cmd_faithfulness(args) -> int:
+    from recstudio.explain import DEFAULT_MAX_EVALS, faithfulness_report
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        report = faithfulness_report(ws, args.run, users=args.users, seed=args.seed,
+                                     max_evals=args.max_evals or DEFAULT_MAX_EVALS)
+    auc = report.deletion_auc
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    text = (f"{report.users} users: removing the top-3 attributed events lowers the score more than 3 random "
+            f"ones for {report.top3_beats_random:.0%}.\nDeletion AUC (lower = faster fall): attribution "
+            f"{fmt(auc['attribution'])}, random {fmt(auc['random'])}, attention {fmt(auc['attention'])}")
+    _print(args, report.to_dict(), text)
     return 0
 
 
