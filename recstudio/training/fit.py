@@ -28,6 +28,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_batch_size: int = 512
     mixed_precision: bool = True  # only takes effect on CUDA
+    # Validation leaves out the items a user already has (as the test does); False ranks them too,
+    # which is the protocol of toolkits that do not mask history (RecBole's sequential full sort)
+    valid_exclude_seen: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +125,8 @@ def fit(
     def validate(epoch: int, step: int):
         result = evaluate(
             model, split.valid, popularity=popularity, n_users=split.n_users, ks=(10,),
-            batch_size=config.eval_batch_size, device=str(dev), cancelled=cancelled,
+            exclude_seen=config.valid_exclude_seen, batch_size=config.eval_batch_size, device=str(dev),
+            cancelled=cancelled,
         )
         return result.metrics
 
