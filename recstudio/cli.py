@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model setting, e.g. --set hidden=128 (see `recstudio models`)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--distributed", action="store_true",
+                   help="one rank of a torchrun job: torchrun --nproc_per_node=N -m recstudio train ... --distributed "
+                        "(DDP; gloo on CPU, NCCL on GPU; rank 0 writes the workspace)")
     p.set_defaults(handler=cmd_train)
 
     runs = sub.add_parser("runs", help="list or show training runs")
@@ -252,19 +256,28 @@ def cmd_train(args) -> int:
         data=data, items=items, model=args.model, model_config=_parse_settings(args.set),
         train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,
         device=args.device, workspace=args.workspace, roles=roles, import_options=options,
-        split_options=split_options,
+        split_options=split_options, distributed=args.distributed,
     )
+    rank = int(os.environ.get("RANK", "0")) if args.distributed else 0
     stop = _GracefulStop()
-    reporter = _TrainReporter(quiet=args.quiet)
-    with stop:
-        gen = train_run(request, cancelled=stop.requested,
-                        import_progress=_StageLine() if not args.quiet and sys.stderr.isatty() else None)
-        while True:
-            try:
-                reporter.show(next(gen))
-            except StopIteration as done:
-                outcome = done.value
-                break
+    reporter = _TrainReporter(quiet=args.quiet or rank != 0)  # one rank speaks for the job
+    try:
+        with stop:
+            gen = train_run(request, cancelled=stop.requested,
+                            import_progress=_StageLine() if not args.quiet and sys.stderr.isatty() else None)
+            while True:
+                try:
+                    reporter.show(next(gen))
+                except StopIteration as done:
+                    outcome = done.value
+                    break
+    finally:
+        if args.distributed:
+            from recstudio.training.ddp import shutdown
+
+            shutdown()
+    if rank != 0:
+        return 0
     payload = {"run_id": outcome.run_id, "model": outcome.model, "dataset": outcome.dataset,
                "status": outcome.status, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
                "seconds": round(outcome.seconds, 2), "seconds_to_best": round(outcome.seconds_to_best, 2),

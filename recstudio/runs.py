@@ -45,6 +45,7 @@ class TrainRequest:
     roles: Any = None
     import_options: Any = None
     split_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"cold_fraction": 0.2} for cold-items
+    distributed: bool = False  # one rank of a torchrun job (see recstudio.training.ddp)
 
 
 @dataclass
@@ -132,6 +133,15 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     cancelled = cancelled or (lambda: False)
     train_config = _train_config(request.train_config)
     config = model_config(request.model, request.model_config)  # bad settings fail before any work
+    ddp = None
+    if request.distributed:
+        from recstudio.training.ddp import init_from_env
+
+        ddp = init_from_env(request.device)
+    main = ddp is None or ddp.is_main
+    device = ddp.device if ddp is not None else request.device
+    if not main:
+        ddp.barrier()  # rank 0 imports the data and encodes item text first; the others then reuse both
     with Workspace(request.workspace) as workspace:
         record = resolve_dataset(workspace, request.data, request.items, request.roles, request.import_options,
                                  progress=import_progress)
@@ -143,11 +153,23 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         item_text = None
         uses_text = model_spec(request.model).uses_item_text
         if uses_text:
-            item_text = yield from _item_text_stages(workspace, dataset, config, request.device, cancelled)
+            item_text = yield from _item_text_stages(workspace, dataset, config, device, cancelled)
+        if main and ddp is not None:
+            ddp.barrier()
+        if not main:
+            run_id, result = yield from _train_rank(request, ddp, dataset, split, config, train_config, item_text,
+                                                    cancelled)
+            return RunOutcome(run_id, request.model, record.name, result.status, result.epochs, result.best_epoch,
+                              result.seconds, result.seconds_to_best, result.samples_per_s,
+                              {"valid": result.valid_metrics})
         run_config = {"model": asdict(config), "train": train_config.to_dict(), "split_options": split_options}
         if item_text is not None:
             run_config["item_text"] = item_text.summary()
+        if ddp is not None:
+            run_config["distributed"] = {"world_size": ddp.world_size, "backend": ddp.backend}
         run = workspace.create_run(record.id, request.model, run_config, split=request.split, device=request.device)
+        if ddp is not None:
+            ddp.broadcast(run.id)
         if uses_text and item_text is None:  # stopped while encoding item text: recorded as cancelled
             workspace.finish_run(run.id, status="cancelled", metrics={}, seconds=0.0, epochs=0, artefacts={})
             return RunOutcome(run.id, request.model, record.name, "cancelled", 0, 0, 0.0, 0.0, 0.0, {})
@@ -164,8 +186,8 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         curve: list[dict] = []
         last_flush = time.monotonic()
         try:
-            gen = fit(model, split, train_config, device=request.device, checkpoint_dir=checkpoint_dir,
-                      checkpoint_meta=meta, cancelled=cancelled)
+            gen = fit(model, split, train_config, device=device, checkpoint_dir=checkpoint_dir,
+                      checkpoint_meta=meta, cancelled=cancelled, distributed=ddp)
             while True:
                 try:
                     event = next(gen)
@@ -187,7 +209,7 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
             metrics: dict[str, Any] = {"valid": result.valid_metrics}
             if result.best_epoch > 0:
                 yield Stage("test", 0.0, "Testing the best checkpoint on held-out events")
-                test = _evaluate(model, split, dataset, device=request.device, cancelled=None)
+                test = _evaluate(model, split, dataset, device=device, cancelled=None)
                 metrics["test"] = test.metrics
                 metrics["segments"] = test.segments
                 cold = cold_metrics(test)
@@ -204,6 +226,18 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
             raise
         return RunOutcome(run.id, request.model, record.name, result.status, result.epochs, result.best_epoch,
                           result.seconds, result.seconds_to_best, result.samples_per_s, metrics)
+
+
+def _train_rank(request: TrainRequest, ddp, dataset, split, config, train_config, item_text, cancelled):
+    """What a torchrun rank other than 0 does: train its share in step with rank 0, write nothing."""
+    from recstudio.models import create_model
+    from recstudio.training import fit
+
+    model = create_model(request.model, dataset.n_items, config,
+                         item_text=item_text.vectors if item_text is not None else None)
+    run_id = ddp.broadcast(None)  # rank 0 has created the run
+    result = yield from fit(model, split, train_config, device=ddp.device, cancelled=cancelled, distributed=ddp)
+    return run_id, result
 
 
 def _train_config(values: dict[str, Any]):

@@ -123,6 +123,8 @@ def fit(
     start = time.perf_counter()
 
     def validate(epoch: int, step: int):
+        if distributed is not None and model.trainable:
+            return _validate_sharded(model, split, config, distributed, str(dev), cancelled)
         result = evaluate(
             model, split.valid, popularity=popularity, n_users=split.n_users, ks=(10,),
             exclude_seen=config.valid_exclude_seen, batch_size=config.eval_batch_size, device=str(dev),
@@ -152,14 +154,17 @@ def fit(
     windows = training_windows(split.train_indptr, split.train_items, width, rng)
     if len(windows) == 0:
         raise RecStudioError("No user has two or more training events, so there is nothing to learn a sequence from.")
-    if distributed is not None:
-        windows = windows[distributed.rank :: distributed.world_size]
+    # Under DDP every rank has the same windows and order (same seed); each step is one global batch
+    # of batch_size windows, shared out by rank, so every rank takes the same number of steps.
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
     planned = config.epochs * steps_per_epoch
     if config.max_steps:
         planned = min(planned, config.max_steps)
 
     train_model = distributed.wrap(model) if distributed is not None else model
+    # The shared rng must stay in step on every rank (it picks windows and their order); what a model
+    # draws for its own share of a batch comes from a rank's own stream.
+    batch_rng = rng if distributed is None else np.random.default_rng([config.seed, distributed.rank])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     amp_dtype = None
     if dev.type == "cuda" and config.mixed_precision:
@@ -175,21 +180,27 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         if epoch > 1:
             windows = training_windows(split.train_indptr, split.train_items, width, rng)
-            if distributed is not None:
-                windows = windows[distributed.rank :: distributed.world_size]
         order = rng.permutation(len(windows))
         model.train()
         for lo in range(0, len(order), config.batch_size):
             if cancelled():
                 status = "cancelled"
                 break
-            batch = model.make_batch(windows[order[lo : lo + config.batch_size]], rng)
+            rows = windows[order[lo : lo + config.batch_size]]
+            global_rows = len(rows)
+            if distributed is not None:
+                if global_rows < distributed.world_size:
+                    continue  # a last sliver smaller than the ranks: every rank skips it alike
+                rows = distributed.share(rows)
+            batch = model.make_batch(rows, batch_rng)
             batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss = train_model(batch)
-            if not torch.isfinite(loss):
+            # under DDP the reported loss is the ranks' mean, so every rank stops alike on a NaN
+            loss_value = distributed.mean(loss.detach()) if distributed is not None else float(loss.item())
+            if not math.isfinite(loss_value):
                 raise RecStudioError(
-                    f"Training stopped: the loss became {loss.item()} at step {step + 1} (epoch {epoch}). "
+                    f"Training stopped: the loss became {loss_value} at step {step + 1} (epoch {epoch}). "
                     "Lower the learning rate or check the data, then train again."
                 )
             optimizer.zero_grad(set_to_none=True)
@@ -200,11 +211,11 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             step += 1
-            samples += len(batch[next(iter(batch))])
+            samples += global_rows
             elapsed = time.perf_counter() - start
             rate = samples / elapsed if elapsed > 0 else 0.0
             eta = (planned - step) * elapsed / step if step else None
-            yield Step(step, epoch, float(loss.item()), rate, elapsed, eta, min(1.0, step / planned))
+            yield Step(step, epoch, loss_value, rate, elapsed, eta, min(1.0, step / planned))
             if config.max_steps and step >= config.max_steps:
                 break
         if status == "cancelled":
@@ -241,6 +252,19 @@ def fit(
     elapsed = time.perf_counter() - start
     return FitResult(status, epochs_done, best_epoch, step, elapsed, seconds_to_best, best_metrics,
                      samples / elapsed if elapsed else 0.0, checkpoint)
+
+
+def _validate_sharded(model, split, config: TrainConfig, distributed, device: str, cancelled) -> dict[str, float]:
+    """Validation metrics computed by all ranks together: each ranks a shard of the cases, the ranks
+    are gathered, and every rank gets the single-process figures (so all stop early alike)."""
+    from recstudio.evaluation import accuracy_metrics
+    from recstudio.evaluation.evaluate import rank_cases
+    from recstudio.training.ddp import shard_cases
+
+    shard = shard_cases(split.valid, distributed.rank, distributed.world_size)
+    ranks, _ = rank_cases(model, shard, 10, exclude_seen=config.valid_exclude_seen,
+                          batch_size=config.eval_batch_size, device=device, cancelled=cancelled)
+    return accuracy_metrics(distributed.gather(ranks), (10,))
 
 
 def _unwrap(model):
