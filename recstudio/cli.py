@@ -113,8 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="user id as in the imported file")
     who.add_argument("--history", help="comma-separated item ids, oldest first (may be empty: \"\")")
+    who.add_argument("--all-users", action="store_true",
+                     help="every user's top-K, written in batches to --output (CSV: user_id, rank, item_id, title, score)")
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     p.add_argument("--keep-seen", action="store_true", help="allow items already in the history")
+    p.add_argument("--output", metavar="FILE.csv", help="with --all-users: the CSV file to write")
+    p.add_argument("--pseudonymise", metavar="SECRET",
+                   help="with --all-users: replace user ids by a keyed hash (HMAC-SHA256) of this secret")
     p.add_argument("--diversity", type=float, metavar="λ",
                    help="re-rank for variety (MMR over categories or item vectors): 0 = model order, 1 = most varied")
     p.set_defaults(handler=cmd_recommend)
@@ -377,6 +382,10 @@ def cmd_recommend(args) -> int:
     from recstudio.runs import recommend
     from recstudio.workspace import Workspace
 
+    if args.all_users:
+        return _recommend_all_users(args)
+    if args.output or args.pseudonymise:
+        raise RecStudioError("--output and --pseudonymise go with --all-users.")
     history = None
     if args.history is not None:
         history = [h.strip() for h in args.history.split(",") if h.strip()]
@@ -397,6 +406,39 @@ def cmd_recommend(args) -> int:
                                                    if rec.source == "popularity" else "") + ":"]
     lines += [f"{n:>3}. {it['item_id']:<12} {it['score']:>9.4f}  {it['title']}" for n, it in enumerate(rec.items, 1)]
     _print(args, payload, "\n".join(lines))
+    return 0
+
+
+def _recommend_all_users(args) -> int:
+    """Every user's top-K to a CSV, written to a temporary file and moved into place when complete."""
+    from pathlib import Path
+
+    from recstudio.runs import neutralise_formulas, recommend_all
+    from recstudio.workspace import Workspace
+
+    if not args.output:
+        raise RecStudioError("--all-users writes a file: give --output FILE.csv.")
+    if args.diversity is not None:
+        raise RecStudioError("--diversity re-ranks one list at a time; leave it out with --all-users.")
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise RecStudioError(f"Folder {out.parent} does not exist; create it or choose another --output.")
+    partial = out.with_name(f".{out.name}.partial")
+    users = rows = 0
+    started = time.perf_counter()
+    try:
+        with Workspace(args.workspace) as ws, open(partial, "w", newline="", encoding="utf-8") as f:
+            for n, chunk in enumerate(recommend_all(ws, args.run, k=args.k, exclude_seen=not args.keep_seen,
+                                                    pseudonymise=args.pseudonymise)):
+                neutralise_formulas(chunk).to_csv(f, header=n == 0, index=False)
+                users += chunk["user_id"].nunique()
+                rows += len(chunk)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    _print(args, {"output": str(out), "users": users, "rows": rows, "seconds": round(seconds, 2)},
+           f"Wrote the top {args.k} of {users:,} users ({rows:,} rows) to {out} in {seconds:.1f} s.")
     return 0
 
 

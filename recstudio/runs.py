@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator
 
 import numpy as np
+import pandas as pd
 
 from recstudio.errors import RecStudioError
 
@@ -395,6 +396,70 @@ def recommend(workspace, run_id, *, user: str | None = None, history: list[str] 
     return Recommendation(None, source, [{"item_id": item_ids[i], "title": titles[i], "score": v}
                                          for i, v in zip(ranked.tolist(), values.tolist())],
                           [item_ids[i] for i in items.tolist()])
+
+
+def recommend_all(workspace, run_id, *, k: int = 10, exclude_seen: bool = True, batch_size: int = 1024,
+                  device: str = "cpu", pseudonymise: str | None = None, progress: Callable[[float], None] | None = None):
+    """Every user's top-``k`` from their full history, as DataFrames of ``batch_size`` users each
+    (columns user_id, rank, item_id, title, score; best first): one batched model call per chunk,
+    so memory stays bounded whatever the number of users. Users whose list is empty are skipped.
+
+    ``pseudonymise``: a secret; user ids are then replaced by a keyed hash of it (HMAC-SHA256, the
+    same id gives the same pseudonym for the same secret), for sharing a file without the ids.
+    """
+    import hmac
+
+    import torch
+
+    from recstudio.data import pad_histories
+    from recstudio.evaluation import mask_items, top_k
+
+    _check_k(k)
+    run, model, meta = load_run_model(workspace, run_id, device=device)
+    dataset = workspace.load_dataset(run.dataset_id)
+    indptr = dataset.indptr
+    items = dataset.interactions["item"].to_numpy().astype(np.int64)
+    item_ids = np.asarray(meta["item_ids"], dtype=object)
+    titles = np.asarray(meta.get("item_titles") or meta["item_ids"], dtype=object)
+    user_ids = dataset.user_ids
+    if pseudonymise:
+        key = pseudonymise.encode()
+        user_ids = np.array([hmac.new(key, str(u).encode(), hashlib.sha256).hexdigest()[:16] for u in user_ids],
+                            dtype=object)
+    n = dataset.n_users
+    k = min(k, model.n_items)
+    with torch.no_grad():
+        for lo in range(0, n, batch_size):
+            hi = min(lo + batch_size, n)
+            rows = np.arange(lo, hi)
+            scores = model.score(torch.as_tensor(pad_histories(indptr, items, rows, model.history_length),
+                                                 device=device)).float()
+            if exclude_seen:
+                seen_rows = np.repeat(np.arange(hi - lo), np.diff(indptr[lo : hi + 1]))
+                scores = mask_items(scores, seen_rows, items[indptr[lo] : indptr[hi]])
+            idx, values = top_k(scores, k)
+            idx, values = idx.cpu().numpy(), values.cpu().numpy()
+            keep = idx >= 0
+            user_of = np.repeat(rows, k).reshape(-1, k)[keep]
+            rank = np.tile(np.arange(1, k + 1), hi - lo).reshape(-1, k)[keep]
+            chosen = idx[keep]
+            yield pd.DataFrame({"user_id": user_ids[user_of], "rank": rank, "item_id": item_ids[chosen],
+                                "title": titles[chosen], "score": values[keep].astype(float)})
+            if progress is not None:
+                progress(hi / n)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy where text cells a spreadsheet would run as a formula (starting with = + - @, tab or CR)
+    start with an apostrophe instead, as OWASP advises for CSV exports; numbers are left alone."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            text = out[column].astype(str)
+            risky = text.str.match(r"^[=+\-@\t\r]")
+            if risky.any():
+                out[column] = out[column].where(~risky, "'" + text)
+    return out
 
 
 def _check_k(k: int) -> None:

@@ -1,0 +1,279 @@
+"""RecStudio's SASRec beside RecBole 1.2.1's, on the same data, the same split, the same machine.
+
+    python benchmarks/peer_recbole.py            # full runs: both train until early stopping
+    python benchmarks/peer_recbole.py --quick    # RecBole bounded to 5 epochs (~140 s each here)
+    python benchmarks/peer_recbole.py --json     # ... and a last line of JSON
+
+RecBole goes into its own virtual environment (created on first use, by default under
+~/.cache/recstudio-bench/recbole-venv) with `pip install torch==2.13.0 recbole "numpy<2" "pandas<3"
+"setuptools<81"`, and runs there with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 (it saves pickled checkpoints).
+
+Same split for both: ml-100k is imported once by RecStudio (duplicates dropped, events ordered by time
+with ties in file order), and RecBole is given that exact event order (each event's timestamp is its
+position in its user's sequence), so RecBole's leave-one-out by time (`LS: valid_and_test`, order TO)
+holds out the same last and second-to-last item per user as ours. The script checks that every user's
+test item is identical before it reports anything.
+
+Same architecture: hidden 64, 2 layers, 2 heads, history 50, full-softmax cross-entropy. Each side keeps
+its own training defaults (batch size, dropout, learning rate, early stopping with patience 10 on
+validation NDCG@10) and is tested at its best validation checkpoint.
+
+Same protocol: RecBole's full-sort evaluation of sequential models ranks every item, including the ones
+the user already has. RecStudio validates and tests that way here too (its own default leaves seen items
+out; that figure is printed as well). "Seconds to the best validation score" is wall time from the start
+of training; the speed-up is RecBole's time to its best validation NDCG@10 divided by ours to reach that
+same score. A benchmark, not a test: it prints, it asserts nothing but the identical split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
+DEFAULT_VENV = Path.home() / ".cache" / "recstudio-bench" / "recbole-venv"
+RECBOLE_PACKAGES = ["torch==2.13.0", "recbole==1.2.1", "numpy<2", "pandas<3", "setuptools<81"]
+ARCH = {"hidden": 64, "layers": 2, "heads": 2, "max_len": 50}
+
+# Runs inside RecBole's venv: train SASRec with callbacks timing each validation, test the best
+# checkpoint, and write what happened (and the test item of each user, to check the split) as JSON.
+RECBOLE_DRIVER = r'''
+import json, sys, time
+from logging import getLogger
+from recbole.config import Config
+from recbole.data import create_dataset, data_preparation
+from recbole.model.sequential_recommender import SASRec
+from recbole.trainer import Trainer
+from recbole.utils import init_seed, init_logger
+
+args = json.loads(sys.argv[1])
+config = Config(model="SASRec", dataset=args["dataset"], config_dict=args["config"])
+init_seed(config["seed"], config["reproducibility"])
+init_logger(config)
+dataset = create_dataset(config)
+train_data, valid_data, test_data = data_preparation(config, dataset)
+model = SASRec(config, train_data.dataset).to(config["device"])
+trainer = Trainer(config, model)
+validations = []
+start = time.perf_counter()
+def on_validated(epoch, score):
+    validations.append({"epoch": epoch + 1, "seconds": time.perf_counter() - start, "NDCG@10": float(score)})
+    print(f"  recbole epoch {epoch + 1}: valid NDCG@10 {score:.4f} ({time.perf_counter() - start:.0f} s)",
+          flush=True)
+best_valid, best_result = trainer.fit(train_data, valid_data, saved=True, show_progress=False,
+                                      callback_fn=on_validated)
+seconds = time.perf_counter() - start
+test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+uid, iid = dataset.uid_field, dataset.iid_field
+inter = test_data.dataset.inter_feat
+test_items = {str(dataset.id2token(uid, int(u))): str(dataset.id2token(iid, int(i)))
+              for u, i in zip(inter[uid].tolist(), inter[iid].tolist())}
+json.dump({"validations": validations, "seconds": seconds, "train_samples": len(train_data.dataset),
+           "best_valid": float(best_valid), "test": {k: float(v) for k, v in test.items()},
+           "test_items": test_items}, open(args["out"], "w"))
+'''
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="bound RecBole to 5 epochs (ours trains as usual)")
+    p.add_argument("--recbole-epochs", type=int, help="RecBole's epoch limit (default 300; 5 with --quick)")
+    p.add_argument("--data", default=str(DATA), help="a folder with interactions.csv (ml-100k layout)")
+    p.add_argument("--venv", default=str(DEFAULT_VENV), help="RecBole's virtual environment")
+    p.add_argument("--device", default="cpu", help="cpu or cuda, for both")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    return p.parse_args(argv)
+
+
+def ensure_recbole(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import recbole, torch; print(recbole.__version__)"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    print(f"Installing RecBole into {venv} (once)…", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *RECBOLE_PACKAGES], check=True)
+    return python
+
+
+def write_recbole_data(dataset, folder: Path, name: str) -> None:
+    """The imported events in RecStudio's order, as RecBole's atomic .inter file."""
+    inter = dataset.interactions
+    users = dataset.user_ids[inter["user"].to_numpy()]
+    items = dataset.item_ids[inter["item"].to_numpy()]
+    indptr = dataset.indptr
+    position = np.arange(len(inter)) - np.repeat(indptr[:-1], np.diff(indptr))  # 0.. within each user
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    with open(folder / name / f"{name}.inter", "w") as out:
+        out.write("user_id:token\titem_id:token\ttimestamp:float\n")
+        for u, i, t in zip(users.tolist(), items.tolist(), position.tolist()):
+            out.write(f"{u}\t{i}\t{t}\n")
+
+
+def run_recbole(python: Path, folder: Path, name: str, epochs: int, device: str) -> dict:
+    out = folder / "recbole-result.json"
+    config = {
+        "data_path": str(folder), "checkpoint_dir": str(folder / "saved"), "log_wandb": False,
+        "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp",
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "hidden_size": ARCH["hidden"], "inner_size": 4 * ARCH["hidden"], "n_layers": ARCH["layers"],
+        "n_heads": ARCH["heads"], "MAX_ITEM_LIST_LENGTH": ARCH["max_len"],
+        "loss_type": "CE", "train_neg_sample_args": None,
+        "epochs": epochs, "stopping_step": 10, "valid_metric": "NDCG@10",
+        "metrics": ["Hit", "NDCG", "MRR"], "topk": [10],
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user", "mode": "full"},
+        "use_gpu": device.startswith("cuda"), "show_progress": False, "worker": 0,
+    }
+    driver = folder / "recbole_driver.py"
+    driver.write_text(RECBOLE_DRIVER)
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    args = json.dumps({"dataset": name, "config": config, "out": str(out)})
+    log = folder / "recbole.log"  # RecBole's own logging and warnings
+    with open(log, "w") as err:
+        proc = subprocess.Popen([str(python), str(driver), args], cwd=folder, env=env, stdout=subprocess.PIPE,
+                                stderr=err, text=True)
+        for line in proc.stdout:  # the driver's progress lines
+            print(line.rstrip(), file=sys.stderr, flush=True)
+        if proc.wait() != 0:
+            print(log.read_text()[-4000:], file=sys.stderr)
+            raise SystemExit(f"RecBole failed (exit {proc.returncode}); its log is above.")
+    return json.loads(out.read_text())
+
+
+def run_ours(data: Path, workspace: Path, device: str):
+    from recstudio.runs import TrainRequest, evaluate_run, train_run
+    from recstudio.training import Started, Validated
+    from recstudio.workspace import Workspace
+
+    request = TrainRequest(data=str(data / "interactions.csv"), model="sasrec", device=device,
+                           workspace=str(workspace), model_config=dict(ARCH),
+                           train_config={"valid_exclude_seen": False})
+    validations, started = [], None
+    gen = train_run(request)
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            outcome = stop.value
+            break
+        if isinstance(event, Started):
+            started = event
+        if isinstance(event, Validated):
+            validations.append({"epoch": event.epoch, "seconds": event.elapsed, "NDCG@10": event.metrics["NDCG@10"]})
+            print(f"  ours epoch {event.epoch}: valid NDCG@10 {event.metrics['NDCG@10']:.4f} ({event.elapsed:.0f} s)",
+                  file=sys.stderr, flush=True)
+    with Workspace(str(workspace)) as ws:
+        seen_excluded = evaluate_run(ws, outcome.run_id, device=device).metrics
+    return outcome, validations, started, seen_excluded
+
+
+def time_to_reach(validations: list[dict], score: float) -> float | None:
+    return next((v["seconds"] for v in validations if v["NDCG@10"] >= score - 1e-12), None)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from recstudio.runs import ImportRequest, import_or_reuse
+    from recstudio.data import make_split
+    from recstudio.workspace import Workspace
+
+    data = Path(args.data)
+    if not (data / "interactions.csv").exists():
+        print(f"No interactions.csv in {data}.", file=sys.stderr)
+        return 2
+    recbole_epochs = args.recbole_epochs or (5 if args.quick else 300)
+    python = ensure_recbole(Path(args.venv))
+    with tempfile.TemporaryDirectory(prefix="peer-recbole-") as tmp:
+        tmp = Path(tmp)
+        workspace = tmp / "ws.sqlite"
+        with Workspace(str(workspace)) as ws:
+            record, _ = import_or_reuse(ws, ImportRequest(str(data / "interactions.csv")))
+            dataset = ws.load_dataset(record.id)
+        split = make_split(dataset, "leave-one-out")
+        our_test = {str(dataset.user_ids[u]): str(dataset.item_ids[i])
+                    for u, i in zip(split.test.users.tolist(), split.test.targets.tolist())}
+        write_recbole_data(dataset, tmp, "peer")
+
+        print(f"RecBole: SASRec, up to {recbole_epochs} epochs…", file=sys.stderr, flush=True)
+        theirs = run_recbole(python, tmp, "peer", recbole_epochs, args.device)
+        if theirs["test_items"] != our_test:
+            differ = sum(theirs["test_items"].get(u) != i for u, i in our_test.items())
+            print(f"The splits differ for {differ} of {len(our_test)} users; no comparison.", file=sys.stderr)
+            return 1
+        print(f"Same split: all {len(our_test):,} users have the same test item in both.", file=sys.stderr)
+
+        print("RecStudio: SASRec with its defaults…", file=sys.stderr, flush=True)
+        outcome, ours_valid, started, ours_seen_excluded = run_ours(data, workspace, args.device)
+
+    ours_test = outcome.metrics["test"]
+    r_epochs = len(theirs["validations"])
+    r_best = max(theirs["validations"], key=lambda v: v["NDCG@10"])
+    r_time_to_best = r_best["seconds"]
+    ours_time_to_theirs = time_to_reach(ours_valid, theirs["best_valid"])
+    o_best = max(ours_valid, key=lambda v: v["NDCG@10"])
+    r_s_epoch = theirs["seconds"] / max(r_epochs, 1)
+    o_s_epoch = outcome.seconds / max(outcome.epochs, 1)
+    r_rate = theirs["train_samples"] * r_epochs / theirs["seconds"]
+    o_rate = outcome.samples_per_s
+    speedup = r_time_to_best / ours_time_to_theirs if ours_time_to_theirs else None
+
+    mode = "--quick (RecBole bounded to 5 epochs)" if args.quick else "full runs"
+    command = "python benchmarks/peer_recbole.py" + (" --quick" if args.quick else "") + (
+        f" --recbole-epochs {args.recbole_epochs}" if args.recbole_epochs else "") + (
+        f" --device {args.device}" if args.device != "cpu" else "")
+    print(f"\ncommand: {command}   ({mode})")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, device {args.device}")
+    print("split: leave-one-out by time, identical test items; full ranking over all items, seen items ranked")
+    print(f"{'':<34} {'RecStudio':>12} {'RecBole 1.2.1':>14} {'ratio':>8}")
+
+    def row(label, ours, theirs_, fmt="{:.4f}", ratio=True):
+        o = fmt.format(ours) if ours is not None else "—"
+        t = fmt.format(theirs_) if theirs_ is not None else "—"
+        q = f"{ours / theirs_:.2f}x" if ratio and ours and theirs_ else ""
+        print(f"{label:<34} {o:>12} {t:>14} {q:>8}")
+
+    ours_epochs, their_epochs = f"{outcome.epochs} ({outcome.best_epoch})", f"{r_epochs} ({r_best['epoch']})"
+    print(f"{'epochs run (best)':<34} {ours_epochs:>12} {their_epochs:>14}")
+    row("seconds per epoch", o_s_epoch, r_s_epoch, "{:.1f}")
+    row("training samples / s", o_rate, r_rate, "{:,.0f}")
+    row("seconds to own best valid NDCG@10", o_best["seconds"], r_time_to_best, "{:.0f}", ratio=False)
+    row("best valid NDCG@10", o_best["NDCG@10"], theirs["best_valid"])
+    row("test HR@10", ours_test["HR@10"], theirs["test"].get("hit@10"))
+    row("test NDCG@10", ours_test["NDCG@10"], theirs["test"].get("ndcg@10"))
+    row("test MRR@10", ours_test["MRR@10"], theirs["test"].get("mrr@10"))
+    if ours_time_to_theirs is not None:
+        print(f"RecStudio reached RecBole's best validation NDCG@10 ({theirs['best_valid']:.4f}) after "
+              f"{ours_time_to_theirs:.0f} s; RecBole needed {r_time_to_best:.0f} s: {speedup:.1f}x sooner.")
+    else:
+        print(f"RecStudio never reached RecBole's best validation NDCG@10 ({theirs['best_valid']:.4f}).")
+    print(f"RecStudio's own protocol (seen items left out): test NDCG@10 {ours_seen_excluded['NDCG@10']:.4f}, "
+          f"HR@10 {ours_seen_excluded['HR@10']:.4f}")
+    if args.json:
+        print(json.dumps({
+            "speedup": speedup,
+            "ours": {"NDCG@10": ours_test["NDCG@10"], "HR@10": ours_test["HR@10"], "MRR@10": ours_test["MRR@10"],
+                     "samples_per_s": o_rate, "s_per_epoch": o_s_epoch, "seconds_to_recbole_best": ours_time_to_theirs},
+            "recbole": {"NDCG@10": theirs["test"].get("ndcg@10"), "HR@10": theirs["test"].get("hit@10"),
+                        "MRR@10": theirs["test"].get("mrr@10"), "samples_per_s": r_rate, "s_per_epoch": r_s_epoch,
+                        "seconds_to_best": r_time_to_best, "best_valid_NDCG@10": theirs["best_valid"]},
+            "quick": args.quick,
+        }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
