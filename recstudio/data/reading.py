@@ -43,6 +43,8 @@ class Source:
     delimiter: str | None
     columns: tuple[str, ...]
     size: int
+    blank_lines: int = 0  # blank lines before the header row
+
 
     @property
     def name(self) -> str:
@@ -107,15 +109,24 @@ def inspect_source(path) -> Source:
     if not complete:
         text = text[: text.rfind("\n") + 1] or text  # the sample may end inside a line
     delimiter = sniff_delimiter(text)
-    records = [r for r in itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 3)
-               if any(cell.strip() for cell in r)]
+    records, blank_lines = [], 0
+    # newline="": a file with old Mac line ends (CR only) is read by csv as it is by pyarrow
+    for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        if any(cell.strip() for cell in record):
+            records.append(record)
+            if len(records) == 2:  # the header and a first data row
+                break
+        elif not records:
+            blank_lines += 1
+    if not records:
+        raise RecStudioError(f"{path.name} is empty (only blank lines); choose a file with a header row and data rows.")
     columns = _column_names(path, records[0])
     if complete and len(records) < 2:
         raise RecStudioError(
             f"{path.name} has a header row ({_short(', '.join(columns))}) but no data rows; "
             "export the data again with its rows."
         )
-    return Source(path, "csv", compression, encoding, delimiter, columns, size)
+    return Source(path, "csv", compression, encoding, delimiter, columns, size, blank_lines)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -131,7 +142,7 @@ def sniff_delimiter(text: str) -> str:
         sniffed = []
     widths = {}
     for candidate in sniffed + list(DELIMITERS):
-        rows = [r for r in itertools.islice(csv.reader(io.StringIO(text), delimiter=candidate), 50) if r]
+        rows = [r for r in itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=candidate), 50) if r]
         if not rows:
             continue
         width = len(rows[0])
@@ -207,7 +218,8 @@ def _stream_csv_arrow(source, encoding, consume, progress) -> ReadStats:
 
     read_options = pacsv.ReadOptions(
         encoding="utf8" if encoding.startswith("utf-8") else encoding,  # pyarrow drops a UTF-8 BOM itself
-        block_size=_BLOCK_BYTES, column_names=list(source.columns), skip_rows=1, use_threads=False,
+        block_size=_BLOCK_BYTES, column_names=list(source.columns),
+        skip_rows=1 + source.blank_lines, use_threads=False,
     )
     parse_options = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True,
                                        invalid_row_handler=skip_malformed)
@@ -292,10 +304,12 @@ def _read_csv_once(source: Source, encoding: str, nrows: int | None, stats: Read
         raise _NotThisEncoding from None
     except pd.errors.ParserError as exc:
         raise _parse_error(source, exc) from None
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or damaged gzip
+        raise _unreadable(source, exc) from None
 
 
 def _pandas_options(source: Source) -> dict:
-    return dict(sep=source.delimiter, header=0, names=list(source.columns), dtype=str,
+    return dict(sep=source.delimiter, skiprows=source.blank_lines, header=0, names=list(source.columns), dtype=str,
                 na_values=list(NULL_TOKENS), keep_default_na=False,
                 compression="gzip" if source.compression else None)
 
@@ -332,8 +346,19 @@ def _parquet_batches(source: Source, batch_size: int) -> Iterator[pd.DataFrame]:
 
     for batch in pq.ParquetFile(source.path).iter_batches(batch_size=batch_size):
         # ids and times are handled as text, as they are for CSV
-        columns = [c if pa.types.is_string(c.type) else pc.cast(c, pa.string()) for c in batch.columns]
+        columns = [c if pa.types.is_string(c.type) else _as_text(c) for c in batch.columns]
         yield pa.RecordBatch.from_arrays(columns, names=list(source.columns)).to_pandas()
+
+
+def _as_text(column):
+    """An arrow column as text; nested and binary values (which arrow cannot cast) via Python's str."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(column, pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
 
 
 def _read_parquet(source: Source, nrows: int | None) -> pd.DataFrame:
@@ -395,7 +420,8 @@ def _sniff_encoding(head: bytes, complete: bool) -> str:
 
 
 def _column_names(path: Path, header: list[str]) -> tuple[str, ...]:
-    names = [str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(header)]
+    # a second byte-order mark (a file saved twice by an editor) would otherwise stick to the first name
+    names = [str(c).strip().lstrip("\ufeff").strip() or f"Unnamed: {i}" for i, c in enumerate(header)]
     seen = pd.Series(names)
     repeated = seen[seen.duplicated()].unique()
     if len(repeated):

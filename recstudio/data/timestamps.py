@@ -18,6 +18,8 @@ NULL_TOKENS = ("", "NA", "N/A", "#N/A", "NaN", "nan", "NULL", "null", "None")
 # Epoch numbers are told apart by magnitude: seconds reach 1e11 only in the year 5138.
 _EPOCH_UNITS = (("epoch seconds", 1e11, 1), ("epoch milliseconds", 1e14, 1_000),
                 ("epoch microseconds", 1e17, 1_000_000), ("epoch nanoseconds", np.inf, 1_000_000_000))
+#: Epoch numbers are read as times only within the years 1..9999 (what ISO-8601 can write).
+_FIRST_SECOND, _LAST_SECOND = -62_135_596_800, 253_402_300_799
 #: Names of the epoch units, in the order ``epoch_seconds`` reports them.
 EPOCH_UNITS = tuple(name for name, _, _ in _EPOCH_UNITS)
 
@@ -196,8 +198,12 @@ def epoch_seconds(numbers: np.ndarray, *, compact_dates: bool = True) -> tuple[n
     for name, upper, per_second in _EPOCH_UNITS:
         hit = (magnitude >= lower) & (magnitude < upper)
         if hit.any():
-            read[hit] = np.floor(values[hit] / per_second).astype(np.int64)
-            counts[name] = int(hit.sum())
+            whole = np.floor(values[hit] / per_second)
+            # beyond the years 1..9999 a number is no time (1e25 would also overflow int64)
+            hit[hit] = (whole >= _FIRST_SECOND) & (whole <= _LAST_SECOND)
+            read[hit] = whole[(whole >= _FIRST_SECOND) & (whole <= _LAST_SECOND)].astype(np.int64)
+            if hit.any():
+                counts[name] = int(hit.sum())
         lower = upper
     seconds[finite] = read
     return seconds, counts
