@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = runs_sub.add_parser("show", parents=[common], help="one run's settings, metrics and curve summary")
     p.add_argument("run", metavar="RUN")
     p.set_defaults(handler=cmd_runs_show)
+    p = runs_sub.add_parser("import", parents=[common],
+                            help="bring a finished cluster job's runs (its folder or workspace file) into this workspace")
+    p.add_argument("source", metavar="DIR")
+    p.set_defaults(handler=cmd_runs_import)
     runs.set_defaults(handler=lambda args: runs.print_help())
 
     p = sub.add_parser("evaluate", parents=[common], help="test a run's best checkpoint (full ranking)")
@@ -329,6 +333,18 @@ def cmd_runs_list(args) -> int:
     text = "\n".join(f"{r['id']:>4}  {r['model']:<10} {r['dataset']:<24} {r['status']:<11} "
                      f"NDCG@10 {fmt(r['NDCG@10'])}  HR@10 {fmt(r['HR@10'])}  {r['started_at']}" for r in rows)
     _print(args, {"runs": rows}, text or "No runs yet: `recstudio train FILE --model sasrec`.")
+    return 0
+
+
+def cmd_runs_import(args) -> int:
+    from recstudio.runs import import_cluster_run
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        runs = import_cluster_run(ws, args.source)
+        rows = [_run_row(r) for r in runs]
+    text = "\n".join(f"Run {r['id']} ({r['model']} on {r['dataset']!r}, {r['status']}) imported." for r in rows)
+    _print(args, {"runs": rows}, text)
     return 0
 
 

@@ -80,3 +80,15 @@ def train_task(request, cancelled: Callable[[], bool]):
 
     return (yield from batched(train_run(request, cancelled=cancelled)))
 
+
+
+def cluster_job_task(workspace_path: str, request, folder: str, processes: int):
+    """Write a torchrun job for ``request`` (a TrainRequest on an imported dataset) into ``folder``."""
+    from recstudio.runs import write_cluster_job
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace_path) as workspace:
+        return write_cluster_job(workspace, request.data, folder, model=request.model,
+                                 model_config=request.model_config, train_config=request.train_config,
+                                 split=request.split, split_options=request.split_options,
+                                 nproc_per_node=processes)

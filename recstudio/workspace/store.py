@@ -268,6 +268,21 @@ class Workspace:
             ).last_pk
         return self.run(run_id)
 
+    def reopen_run(self, run_id: int | str, *, after_step: int, device: str | None = None) -> RunRecord:
+        """Mark a stopped run ``running`` again, by this process, to resume it from the state saved at
+        step ``after_step``: its curve loses the points after that step (they are trained again)."""
+        with schema.write_transaction(self.db):
+            row = self._run_row(run_id)
+            if row["status"] == "running":
+                raise RecStudioError(f"Run {row['id']} is still running (pid {row['pid']} on {row['hostname']}).")
+            self.db.execute("DELETE FROM curve WHERE run_id = ? AND step > ?", [row["id"], int(after_step)])
+            self.db.execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, pid = ?, hostname = ?, "
+                "device = COALESCE(?, device) WHERE id = ?",
+                [os.getpid(), self._host, device, row["id"]],
+            )
+        return self.run(row["id"])
+
     def append_curve(self, run_id: int, points: list[CurvePoint] | list[dict]) -> None:
         """Add loss/metric points to a run's curve (one short transaction, so readers see them live)."""
         rows = [_curve_row(run_id, p) for p in points]
@@ -353,6 +368,56 @@ class Workspace:
             run_id = self._run_row(run_id)["id"]
             self.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
         shutil.rmtree(self.files_dir / "runs" / str(run_id), ignore_errors=True)
+
+    def import_run(self, source: "Workspace", run_id: int | str) -> RunRecord:
+        """Copy a finished run from another workspace (a cluster job's, say) into this one: its
+        dataset (unless the same import is already here), the run with its curve and metrics, and
+        its checkpoint files. The run keeps its status and timings and notes where it came from;
+        importing the same run again returns the earlier copy."""
+        src = source._run_row(run_id)
+        if src["status"] == "running":
+            raise RecStudioError(f"Run {src['id']} in {source.path} is still running; import it when it has finished.")
+        origin = {"workspace": str(Path(source.path).resolve()), "run_id": src["id"],
+                  "started_at": src["started_at"], "hostname": src["hostname"]}
+        for run in self.list_runs():
+            if run.config.get("imported_from") == origin:
+                return run
+        src_dataset = source._dataset_row(src["dataset_id"])
+        local = self.find_dataset(src_dataset["fingerprint"], src_dataset["options_key"])
+        if local is None:
+            local = self.save_dataset(source.load_dataset(src_dataset["id"]), fingerprint=src_dataset["fingerprint"],
+                                      options_key=src_dataset["options_key"], source=src_dataset["source"],
+                                      items_source=src_dataset["items_source"])
+        config = {**json.loads(src["config"]), "imported_from": origin}
+        src_files = source.files_dir / "runs" / str(src["id"])
+        temp = self.files_dir / "runs" / f"{_TEMP_PREFIX}{self._host}-{os.getpid()}-{uuid.uuid4().hex}"
+        final = None
+        try:
+            if src_files.is_dir():
+                shutil.copytree(src_files, temp)
+            with schema.write_transaction(self.db):
+                row = {k: src[k] for k in ("model", "split", "status", "device", "started_at", "finished_at",
+                                           "seconds", "epochs", "metrics", "error", "hostname")}
+                new_id = self.db["runs"].insert({**row, "dataset_id": local.id, "config": _json(config),
+                                                 "pid": None}).last_pk
+                points = source._rows("SELECT step, epoch, loss, wall_time, metrics, kind FROM curve "
+                                      "WHERE run_id = ? ORDER BY id", [src["id"]])
+                self.db["curve"].insert_all([{**p, "run_id": new_id} for p in points])
+                final = self.files_dir / "runs" / str(new_id)
+                artefacts = {}
+                for kind, path in source.artefacts(src["id"]).items():
+                    try:
+                        artefacts[kind] = final / path.relative_to(src_files)
+                    except ValueError:
+                        artefacts[kind] = path  # outside the run folder: referenced where it is
+                self._save_artefacts(new_id, artefacts)
+                if temp.exists():
+                    shutil.rmtree(final, ignore_errors=True)
+                    os.replace(temp, final)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        return self.run(new_id)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -205,3 +205,26 @@ def test_switching_models_leaves_one_settings_form_on_the_page(view, qtbot):
     qtbot.waitUntil(view.model_form.isVisible)
     forms = [f for f in view.findChildren(ModelSettingsForm) if f.isVisible()]
     assert forms == [view.model_form]
+
+
+def test_export_cluster_job_writes_the_job(window, view, dataset, qtbot, tmp_path):
+    import json
+
+    configure(view, max_steps=50)
+    folder = tmp_path / "job"
+    assert view.export_cluster_job(str(folder), 4)
+    qtbot.waitUntil(lambda: (folder / "run.sh").exists() and not window.context.runner.busy, timeout=TIMEOUT_MS)
+    spec = json.loads((folder / "job.json").read_text())
+    assert spec["model"] == "sasrec" and spec["nproc_per_node"] == 4 and spec["train_config"]["max_steps"] == 50
+    assert "--nproc_per_node=$NPROC" in (folder / "run.sh").read_text()
+    assert "Cluster job written" in view.status_label.text()
+    # a folder that is not empty is refused with a message, and the page stays usable
+    from PySide6.QtWidgets import QMessageBox
+
+    qtbot.waitUntil(lambda: view.export_job_button.isEnabled())
+    assert view.export_cluster_job(str(folder), 1)
+    qtbot.waitUntil(lambda: view.findChild(QMessageBox, "errorDialog") is not None, timeout=TIMEOUT_MS)
+    box = view.findChild(QMessageBox, "errorDialog")
+    assert "not empty" in box.text()
+    box.close()
+    qtbot.waitUntil(lambda: view.start_button.isEnabled())

@@ -24,6 +24,7 @@ from recstudio.gui.plots import (
 )
 
 JOB_NAME = "Training"
+CLUSTER_JOB_NAME = "cluster job"
 _DEVICE_WORKERS: set = set()  # device detections under way
 LIVE = "live"  # key of the run being trained in the plots
 SPLITS = (
@@ -173,6 +174,7 @@ class TrainingView(QWidget):
         runner.progress.connect(self._job_progress)
         runner.result.connect(self._job_result)
         runner.error.connect(self._job_error)
+        runner.result.connect(self._cluster_job_written)
         runner.finished.connect(self._job_finished)
         runner.busy_changed.connect(lambda _busy: self._update_controls())
         context.dataset_changed.connect(self._dataset_changed)
@@ -276,6 +278,13 @@ class TrainingView(QWidget):
         buttons.addWidget(self.start_button, 1)
         buttons.addWidget(self.stop_button)
         column.addLayout(buttons)
+        self.export_job_button = QPushButton("Export cluster job…")
+        self.export_job_button.setObjectName("exportClusterJob")
+        self.export_job_button.setToolTip(
+            "Write these settings, the dataset and the exact torchrun command into a folder to run on a "
+            "cluster (DDP on several GPUs or nodes); bring the run back with `recstudio runs import FOLDER`.")
+        self.export_job_button.clicked.connect(self.export_cluster_job)
+        column.addWidget(self.export_job_button)
         self.status_label = QLabel()
         self.status_label.setObjectName("trainingStatus")
         self.status_label.setWordWrap(True)
@@ -632,6 +641,7 @@ class TrainingView(QWidget):
     def _update_controls(self) -> None:
         busy = self.context.runner.busy
         self.start_button.setEnabled(self.context.dataset is not None and not busy)
+        self.export_job_button.setEnabled(self.context.dataset is not None and not busy)
         self.stop_button.setEnabled(self._running)
         for widget in (self.model_combo, self.model_form, self.split_combo, self.device_combo):
             if widget is not None:
@@ -757,7 +767,46 @@ class TrainingView(QWidget):
             self._log(f"Test (held-out events, best checkpoint): {metrics_text(test)}")
         self.context.runs_changed.emit()
 
+    # cluster job -----------------------------------------------------------------------------
+    def export_cluster_job(self, folder: str | None = None, processes: int | None = None) -> bool:
+        """Ask for an empty folder and the processes per node, then write the job in the background."""
+        from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+        request = self.build_request()
+        if request is None:
+            return False
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Folder for the cluster job",
+                                                      self.context.last_folder("cluster"))
+            if not folder:
+                return False
+        if processes is None:
+            processes, ok = QInputDialog.getInt(self, "Processes per node",
+                                                "Processes (GPUs) per node for torchrun:", 1, 1, 64)
+            if not ok:
+                return False
+        self.context.set_last_folder(folder, "cluster")
+        started = self.context.runner.start(
+            CLUSTER_JOB_NAME, tasks.cluster_job_task, str(self.context.workspace_path), request, folder, processes,
+            cancellable=False)
+        if started:
+            self._set_status("Writing the cluster job…")
+        return started
+
+    def _cluster_job_written(self, name: str, run_sh) -> None:
+        if name != CLUSTER_JOB_NAME:
+            return
+        self._set_status(f"Cluster job written to {run_sh.parent}: run run.sh there on the cluster, then "
+                         "`recstudio runs import` that folder.", "ok")
+        self._log(f"Cluster job: {run_sh} (see job.json for the settings and the command).")
+
     def _job_error(self, name: str, exc) -> None:
+        if name == CLUSTER_JOB_NAME:
+            from recstudio.gui.context import show_error
+
+            self._set_status(f"The cluster job was not written: {exc}", "error")
+            show_error(self, "Export cluster job", exc)
+            return
         if name != JOB_NAME or not self._running:
             return
         self._log(f"Failed: {exc}")
