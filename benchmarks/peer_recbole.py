@@ -59,6 +59,7 @@ from recbole.trainer import Trainer
 from recbole.utils import init_seed, init_logger
 
 args = json.loads(sys.argv[1])
+sys.argv = sys.argv[:1]  # RecBole's Config reads the command line too
 config = Config(model="SASRec", dataset=args["dataset"], config_dict=args["config"])
 init_seed(config["seed"], config["reproducibility"])
 init_logger(config)
