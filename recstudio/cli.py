@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model setting, e.g. --set hidden=128 (see `recstudio models`)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue an interrupted, cancelled or failed run from its last finished epoch "
+                        "(with its own data and settings; give no DATA)")
     p.add_argument("--distributed", action="store_true",
                    help="one rank of a torchrun job: torchrun --nproc_per_node=N -m recstudio train ... --distributed "
                         "(DDP; gloo on CPU, NCCL on GPU; rank 0 writes the workspace)")
@@ -135,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--history", help="comma-separated item ids, oldest first")
     p.add_argument("--item", required=True, help="the recommended item id to explain")
     p.add_argument("--max-evals", type=int, default=None, metavar="N",
-                   help="model evaluations for histories too long to explain exactly (default 500)")
+                   help="model evaluations for histories too long to explain exactly (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled permutations")
     p.add_argument("--language-model", metavar="PATH",
                    help="local causal language model (transformers folder) to reword the explanation")
@@ -146,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--users", type=int, default=100, help="random users to explain (default 100)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-evals", type=int, default=None, metavar="N", help="per explanation (default 500)")
+    p.add_argument("--max-evals", type=int, default=None, metavar="N", help="per explanation (default 1000)")
     p.set_defaults(handler=cmd_faithfulness)
     return parser
 
@@ -241,8 +244,14 @@ def cmd_models(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from recstudio.runs import TrainRequest, train_run
+    from recstudio.runs import TrainRequest
 
+    if args.resume is not None:
+        if args.data or args.sample or args.distributed:
+            raise RecStudioError("--resume continues a run with its own data and settings; give no DATA, "
+                                 "--sample or --distributed.")
+        return _train(args, TrainRequest(data="", model="", resume=args.resume, device=args.device,
+                                         workspace=args.workspace))
     data, items = args.data, args.items
     if args.sample:
         from recstudio.data import sample_paths
@@ -267,6 +276,13 @@ def cmd_train(args) -> int:
         device=args.device, workspace=args.workspace, roles=roles, import_options=options,
         split_options=split_options, distributed=args.distributed,
     )
+    return _train(args, request)
+
+
+def _train(args, request) -> int:
+    """Run a training request with progress on stderr and the outcome on stdout."""
+    from recstudio.runs import train_run
+
     rank = int(os.environ.get("RANK", "0")) if args.distributed else 0
     stop = _GracefulStop()
     reporter = _TrainReporter(quiet=args.quiet or rank != 0)  # one rank speaks for the job

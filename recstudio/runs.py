@@ -18,6 +18,8 @@ from recstudio.errors import RecStudioError
 Cancelled = Callable[[], bool]
 TEST_KS = (5, 10, 20)
 CURVE_FLUSH_SECONDS = 1.0  # curve points are written in small batches, not one transaction per step
+TRAINING_STATE = "training-state"  # a run folder's resumable state, rewritten at every epoch end
+RESUMABLE = ("interrupted", "cancelled", "failed")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class TrainRequest:
     import_options: Any = None
     split_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"cold_fraction": 0.2} for cold-items
     distributed: bool = False  # one rank of a torchrun job (see recstudio.training.ddp)
+    # Continue this run (interrupted, cancelled or failed) from the state saved at its last finished
+    # epoch, with its own data and settings; the fields above other than workspace and device are ignored
+    resume: int | str | None = None
 
 
 @dataclass
@@ -125,13 +130,14 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     transaction: completed, cancelled (best checkpoint kept) or failed (with the error).
     An import is reported through ``import_progress(fraction, message)``, as it cannot yield.
     """
-    from recstudio.data import item_categories, make_split
-    from recstudio.evaluation import cold_metrics
+    from recstudio.data import make_split
     from recstudio.models import create_model, model_config, model_spec
-    from recstudio.training import Stage, Step, TrainConfig, Validated, fit
+    from recstudio.training import Stage
     from recstudio.workspace import Workspace
 
     cancelled = cancelled or (lambda: False)
+    if request.resume is not None:
+        return (yield from _resume_run(request, cancelled))
     train_config = _train_config(request.train_config)
     config = model_config(request.model, request.model_config)  # bad settings fail before any work
     ddp = None
@@ -174,59 +180,122 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         if uses_text and item_text is None:  # stopped while encoding item text: recorded as cancelled
             workspace.finish_run(run.id, status="cancelled", metrics={}, seconds=0.0, epochs=0, artefacts={})
             return RunOutcome(run.id, request.model, record.name, "cancelled", 0, 0, 0.0, 0.0, 0.0, {})
+        from recstudio.training.fit import seed_everything
+
+        seed_everything(train_config.seed)  # the seed also fixes the initial weights, so a run can be repeated
         model = create_model(request.model, dataset.n_items, config,
                              item_text=item_text.vectors if item_text is not None else None)
-        checkpoint_dir = workspace.run_dir(run.id) / "checkpoint"
-        meta = {
-            "dataset": record.name, "split": request.split, "split_options": split_options, "run_id": run.id,
-            "item_ids": [str(i) for i in dataset.item_ids], "item_titles": [str(t) for t in dataset.item_titles()],
-            "popularity": split.train_popularity().tolist(),
-        }
-        if item_text is not None:
-            meta["item_text"] = item_text.summary()
-        curve: list[dict] = []
-        last_flush = time.monotonic()
-        try:
-            gen = fit(model, split, train_config, device=device, checkpoint_dir=checkpoint_dir,
-                      checkpoint_meta=meta, cancelled=cancelled, distributed=ddp)
-            while True:
-                try:
-                    event = next(gen)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                if isinstance(event, Step):
-                    curve.append({"kind": "train", "step": event.step, "epoch": event.epoch, "loss": event.loss,
-                                  "wall_time": event.elapsed, "metrics": {}})
-                elif isinstance(event, Validated):
-                    curve.append({"kind": "valid", "step": event.step, "epoch": event.epoch, "loss": None,
-                                  "wall_time": event.elapsed, "metrics": event.metrics})
-                if curve and (isinstance(event, Validated) or time.monotonic() - last_flush > CURVE_FLUSH_SECONDS):
-                    workspace.append_curve(run.id, curve)
-                    curve, last_flush = [], time.monotonic()
-                yield event
-            if curve:
+        return (yield from _fit_and_record(workspace, run, record.name, dataset, split, model, train_config,
+                                           item_text, device, cancelled, ddp))
+
+
+def _fit_and_record(workspace, run, dataset_name: str, dataset, split, model, train_config, item_text, device,
+                    cancelled: Cancelled, ddp=None, resume: bool = False):
+    """Train ``model`` for ``run`` (from scratch, or from its saved state with ``resume``), record the
+    curve as it grows, test the best checkpoint and finish the run; returns the :class:`RunOutcome`."""
+    import shutil
+
+    from recstudio.evaluation import cold_metrics
+    from recstudio.training import Stage, Step, Validated, fit
+
+    folder = workspace.run_dir(run.id)
+    checkpoint_dir, state_dir = folder / "checkpoint", folder / TRAINING_STATE
+    meta = {
+        "dataset": dataset_name, "split": run.split, "split_options": (run.config or {}).get("split_options") or {},
+        "run_id": run.id, "item_ids": [str(i) for i in dataset.item_ids],
+        "item_titles": [str(t) for t in dataset.item_titles()], "popularity": split.train_popularity().tolist(),
+    }
+    if item_text is not None:
+        meta["item_text"] = item_text.summary()
+    curve: list[dict] = []
+    last_flush = time.monotonic()
+    try:
+        gen = fit(model, split, train_config, device=device, checkpoint_dir=checkpoint_dir,
+                  checkpoint_meta=meta, cancelled=cancelled, distributed=ddp,
+                  state_dir=state_dir if model.trainable else None, resume=resume)
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if isinstance(event, Step):
+                curve.append({"kind": "train", "step": event.step, "epoch": event.epoch, "loss": event.loss,
+                              "wall_time": event.elapsed, "metrics": {}})
+            elif isinstance(event, Validated):
+                curve.append({"kind": "valid", "step": event.step, "epoch": event.epoch, "loss": None,
+                              "wall_time": event.elapsed, "metrics": event.metrics})
+            if curve and (isinstance(event, Validated) or time.monotonic() - last_flush > CURVE_FLUSH_SECONDS):
                 workspace.append_curve(run.id, curve)
-            metrics: dict[str, Any] = {"valid": result.valid_metrics}
-            if result.best_epoch > 0:
-                yield Stage("test", 0.0, "Testing the best checkpoint on held-out events")
-                test = _evaluate(model, split, dataset, device=device, cancelled=None)
-                metrics["test"] = test.metrics
-                metrics["segments"] = test.segments
-                cold = cold_metrics(test)
-                if cold is not None:
-                    metrics["cold"] = cold
-                yield Stage("test", 1.0, _summary(test.metrics)
-                            + (f"; cold items ({cold['cases']} cases): {_summary(cold)}" if cold is not None else ""))
-            artefacts = {"checkpoint": result.checkpoint} if result.checkpoint else {}
-            workspace.finish_run(run.id, status=result.status, metrics=metrics, seconds=result.seconds,
-                                 epochs=result.epochs, artefacts=artefacts)
-        except BaseException as exc:
-            status = "cancelled" if isinstance(exc, GeneratorExit) else "failed"
-            workspace.finish_run(run.id, status=status, error=str(exc) or type(exc).__name__)
-            raise
-        return RunOutcome(run.id, request.model, record.name, result.status, result.epochs, result.best_epoch,
-                          result.seconds, result.seconds_to_best, result.samples_per_s, metrics)
+                curve, last_flush = [], time.monotonic()
+            yield event
+        if curve:
+            workspace.append_curve(run.id, curve)
+        metrics: dict[str, Any] = {"valid": result.valid_metrics}
+        if result.best_epoch > 0:
+            yield Stage("test", 0.0, "Testing the best checkpoint on held-out events")
+            test = _evaluate(model, split, dataset, device=device, cancelled=None)
+            metrics["test"] = test.metrics
+            metrics["segments"] = test.segments
+            cold = cold_metrics(test)
+            if cold is not None:
+                metrics["cold"] = cold
+            yield Stage("test", 1.0, _summary(test.metrics)
+                        + (f"; cold items ({cold['cases']} cases): {_summary(cold)}" if cold is not None else ""))
+        artefacts = {"checkpoint": result.checkpoint} if result.checkpoint else {}
+        workspace.finish_run(run.id, status=result.status, metrics=metrics, seconds=result.seconds,
+                             epochs=result.epochs, artefacts=artefacts)
+    except BaseException as exc:
+        status = "cancelled" if isinstance(exc, GeneratorExit) else "failed"
+        workspace.finish_run(run.id, status=status, error=str(exc) or type(exc).__name__)
+        raise
+    if result.status == "completed":  # nothing left to resume: the best checkpoint is what stays
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return RunOutcome(run.id, run.model, dataset_name, result.status, result.epochs, result.best_epoch,
+                      result.seconds, result.seconds_to_best, result.samples_per_s, metrics)
+
+
+def _resume_run(request: TrainRequest, cancelled: Cancelled):
+    """Continue a stopped run from the training state saved at its last finished epoch (see ``fit``)."""
+    from recstudio.models import create_model, model_config, model_spec
+    from recstudio.training import Stage
+    from recstudio.training.checkpoint import has_training_state
+    from recstudio.workspace import Workspace
+
+    if request.distributed:
+        raise RecStudioError("A run is resumed in one process; leave out --distributed.")
+    with Workspace(request.workspace) as workspace:
+        run = workspace.run(request.resume)
+        if run.status not in RESUMABLE:
+            raise RecStudioError(
+                f"Run {run.id} is {run.status}; only an interrupted, cancelled or failed run can be resumed."
+                + (" If its process is gone, open the workspace again to mark it interrupted." if run.status == "running" else "")
+            )
+        state_dir = workspace.run_dir(run.id) / TRAINING_STATE
+        if not has_training_state(state_dir):
+            raise RecStudioError(
+                f"Run {run.id} ({run.model}) has no saved training state to resume from: it stopped before its "
+                "first epoch ended, or the model has nothing to train step by step. Train it again."
+            )
+        record = workspace.dataset_record(run.dataset_id)
+        dataset = workspace.load_dataset(record.id)
+        yield Stage("import", 1.0, f"Resuming run {run.id} ({run.model}) on dataset {record.name!r}: "
+                                   f"{dataset.n_users} users, {dataset.n_items} items, {dataset.n_events} events")
+        split = run_split(dataset, run)
+        config = model_config(run.model, (run.config or {}).get("model") or {})
+        train_config = _train_config((run.config or {}).get("train") or {})
+        item_text = None
+        if model_spec(run.model).uses_item_text:
+            item_text = yield from _item_text_stages(workspace, dataset, config, request.device, cancelled)
+            if item_text is None:
+                raise RecStudioError(f"Resuming run {run.id} was stopped while its item text was encoded; "
+                                     "it stays as it was.")
+        model = create_model(run.model, dataset.n_items, config,
+                             item_text=item_text.vectors if item_text is not None else None)
+        saved = json.loads((state_dir / "state.json").read_text())
+        run = workspace.reopen_run(run.id, after_step=int(saved["step"]), device=request.device)
+        return (yield from _fit_and_record(workspace, run, record.name, dataset, split, model, train_config,
+                                           item_text, request.device, cancelled, resume=True))
 
 
 def _train_rank(request: TrainRequest, ddp, dataset, split, config, train_config, item_text, cancelled):

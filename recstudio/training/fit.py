@@ -101,17 +101,22 @@ def fit(
     checkpoint_meta: dict[str, Any] | None = None,
     cancelled: Callable[[], bool] | None = None,
     distributed=None,
+    state_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> Generator[Any, None, FitResult]:
     """Train ``model`` on ``split`` and yield events; returns a :class:`FitResult`.
 
     The best model (by validation ``config.metric``) is restored into ``model`` at the end and
     written to ``checkpoint_dir`` at each epoch end where it improved. ``cancelled()`` is polled
     between steps. ``distributed`` (see ``recstudio.training.ddp``) shards the windows by rank.
+    ``state_dir`` receives the training state (current weights, optimizer, counters, random
+    states) at every epoch end; with ``resume`` training continues from the state found there,
+    after the last epoch that finished, as if it had never stopped.
     """
     import torch
 
     from recstudio.evaluation import evaluate
-    from recstudio.training.checkpoint import save_checkpoint
+    from recstudio.training.checkpoint import load_training_state, save_checkpoint, save_training_state
 
     cancelled = cancelled or (lambda: False)
     rng = seed_everything(config.seed)
@@ -177,7 +182,40 @@ def fit(
     seconds_to_best, checkpoint = 0.0, None
     step, samples, epochs_done, stale = 0, 0, 0, 0
     status = "completed"
-    for epoch in range(1, config.epochs + 1):
+    first_epoch = 1
+    if resume:
+        if distributed is not None or state_dir is None:
+            raise RecStudioError("A run can be resumed only in one process, from its saved training state.")
+        saved = load_training_state(state_dir, model, optimizer, scaler)
+        model.to(dev)
+        rng.bit_generator.state = saved["numpy_rng"]
+        epochs_done, step, samples, stale = saved["epoch"], saved["step"], saved["samples"], saved["stale"]
+        best_score, best_epoch = saved["best_score"], saved["best_epoch"]
+        best_metrics, seconds_to_best = saved["best_metrics"], saved["seconds_to_best"]
+        start -= saved["seconds"]  # the run's clock goes on from where it stopped
+        if checkpoint_dir is not None and best_epoch:
+            from safetensors.torch import load_file
+
+            from recstudio.training.checkpoint import WEIGHTS, read_meta
+
+            read_meta(checkpoint_dir)  # puts back a checkpoint a crash left half-swapped
+            best_state = load_file(str(Path(checkpoint_dir) / WEIGHTS), device=str(dev))
+            checkpoint = str(checkpoint_dir)
+        first_epoch = epochs_done + 1
+        if stale >= config.patience or (config.max_steps and step >= config.max_steps):
+            first_epoch = config.epochs + 1  # it had stopped for good at that epoch's end
+        yield Message(f"Resuming after epoch {epochs_done} (step {step:,}); best so far: epoch {best_epoch}.")
+
+    def write_state(epoch: int) -> None:
+        if state_dir is None or not is_main:
+            return
+        save_training_state(state_dir, _unwrap(model), optimizer, scaler, {
+            "epoch": epoch, "step": step, "samples": samples, "stale": stale, "best_score": best_score,
+            "best_epoch": best_epoch, "best_metrics": best_metrics, "seconds_to_best": seconds_to_best,
+            "seconds": time.perf_counter() - start, "numpy_rng": rng.bit_generator.state,
+        })
+
+    for epoch in range(first_epoch, config.epochs + 1):
         if epoch > 1:
             windows = training_windows(split.train_indptr, split.train_items, width, rng)
         order = rng.permutation(len(windows))
@@ -193,23 +231,38 @@ def fit(
                     continue  # a last sliver smaller than the ranks: every rank skips it alike
                 rows = distributed.share(rows)
             batch = model.make_batch(rows, batch_rng)
-            batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss = train_model(batch)
-            # under DDP the reported loss is the ranks' mean, so every rank stops alike on a NaN
-            loss_value = distributed.mean(loss.detach()) if distributed is not None else float(loss.item())
+            out_of_memory = False
+            try:
+                batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
+                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    loss = train_model(batch)
+                # under DDP the reported loss is the ranks' mean, so every rank stops alike on a NaN
+                loss_value = distributed.mean(loss.detach()) if distributed is not None else float(loss.item())
+                if math.isfinite(loss_value):
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    if config.grad_clip:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+            except torch.cuda.OutOfMemoryError:
+                out_of_memory = True  # raised below, outside this handler, so its frames can be freed
+            if out_of_memory:
+                batch = loss = None
+                optimizer.zero_grad(set_to_none=True)
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+                raise RecStudioError(
+                    f"Training stopped: out of memory on {_describe(dev)} at step {step + 1} (epoch {epoch}) with "
+                    f"batches of {config.batch_size}. Lower the batch size or the history length, or train on the "
+                    "CPU, then train again."
+                )
             if not math.isfinite(loss_value):
                 raise RecStudioError(
                     f"Training stopped: the loss became {loss_value} at step {step + 1} (epoch {epoch}). "
                     "Lower the learning rate or check the data, then train again."
                 )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
             step += 1
             samples += global_rows
             elapsed = time.perf_counter() - start
@@ -238,6 +291,7 @@ def fit(
             stale = 0
         else:
             stale += 1
+        write_state(epoch)
         yield Validated(epoch, step, metrics, best_epoch, best_score, improved, time.perf_counter() - start)
         if stale >= config.patience:
             yield Message(f"Early stopping: {config.metric} has not improved for {config.patience} epochs.")
