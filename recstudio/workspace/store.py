@@ -221,6 +221,12 @@ class Workspace:
             report=ImportReport.from_dict(json.loads(row["report"])),
         )
 
+    def load_items(self, ref: str | int, limit: int | None = None) -> pd.DataFrame:
+        """A stored dataset's catalogue (one row per item index) without reading its events."""
+        row = self._dataset_row(ref)
+        frame = _read_frame(self.files_dir / "datasets" / row["folder"] / "items.parquet")
+        return frame if limit is None else frame.head(limit)
+
     def dataset_record(self, ref: str | int) -> DatasetRecord:
         return _dataset_record(self._dataset_row(ref))
 

@@ -228,3 +228,52 @@ def test_export_cluster_job_writes_the_job(window, view, dataset, qtbot, tmp_pat
     assert "not empty" in box.text()
     box.close()
     qtbot.waitUntil(lambda: view.start_button.isEnabled())
+
+
+def test_language_model_settings_have_proper_editors(window, view, dataset, qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from recstudio.gui.views.training import EncoderPicker
+
+    view.select_model("sasrec-lm")
+    form = view.model_form
+    assert isinstance(form.editors["encoder"], EncoderPicker)
+    assert isinstance(form.editors["fusion"], QComboBox)
+    assert [form.editors["fusion"].itemData(i) for i in range(form.editors["fusion"].count())] == ["gated", "text-only"]
+    # the template preview shows ml-100k items' text as the encoder will read it, and follows edits
+    first = window.context.workspace.load_items(dataset.id, limit=1)
+    title, genres = first["title"][0], first["category"][0]
+    preview = form.template_preview.text()
+    assert preview.startswith(f"• {title}. Category: ") and preview.count("•") == 3
+    form.editors["template"].setText("{title} / {category}")
+    assert form.template_preview.text().startswith(f"• {title} / {str(genres).split('|')[0]}")
+    form.editors["template"].setText("{nonexistent}")
+    assert "⚠" in form.template_preview.text()
+    form.editors["template"].setText("{title}")
+    form.editors["fusion"].setCurrentIndex(1)
+    form.editors["encoder"].setText("/models/my-encoder")
+    values = form.values()
+    assert values["fusion"] == "text-only" and values["encoder"] == "/models/my-encoder"
+    assert values["template"] == "{title}"
+    request = view.build_request()
+    assert request.model == "sasrec-lm" and request.model_config["fusion"] == "text-only"
+
+
+def test_a_text_model_shows_encoding_then_trains(window, view, dataset, qtbot):
+    """sasrec-lm from the window with the offline MiniLM: the bar reports the encoding, then the run
+    trains and is recorded with its item-text summary (the cache is the test workspace's own)."""
+    view.select_model("sasrec-lm")
+    configure_formats = []
+    view.progress_bar.valueChanged.connect(lambda _v: configure_formats.append(view.progress_bar.format()))
+    view.model_form.editors["hidden"].setValue(16)
+    view.model_form.editors["max_len"].setValue(20)
+    view.epochs_spin.setValue(1)
+    view.max_steps_spin.setValue(5)
+    view.device_combo.setCurrentIndex(view.device_combo.findData("cpu"))
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.is_training, timeout=300_000)
+    run = window.context.workspace.list_runs()[-1]
+    assert run.status == "completed", run.error
+    assert run.model == "sasrec-lm" and run.config["item_text"]["encoder"]
+    assert any(f.startswith("Encoding item text") for f in configure_formats)
+    assert "Item text:" in view.log.toPlainText()

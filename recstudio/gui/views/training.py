@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
@@ -62,11 +62,15 @@ def metrics_text(metrics: dict[str, Any], names=VALIDATION_METRICS) -> str:
 
 class ModelSettingsForm(QWidget):
     """A form generated from a model's config dataclass: int → spin box, float → decimal spin box,
-    bool → check box; defaults filled, ranges and tooltips from the fields' metadata."""
+    bool → check box, a field with ``choices`` → combo box, ``kind="encoder"`` → a path or hub id with
+    Browse…, ``kind="template"`` → the item-text template with a live preview of three items' text;
+    defaults filled, ranges and tooltips from the fields' metadata."""
 
-    def __init__(self, config_class: type, parent: QWidget | None = None):
+    def __init__(self, config_class: type, parent: QWidget | None = None, *, preview_items=None):
         super().__init__(parent)
         self.editors: dict[str, QWidget] = {}
+        self.preview_items = preview_items  # a few catalogue rows (DataFrame) for the template preview
+        self.template_preview: QLabel | None = None
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -82,14 +86,53 @@ class ModelSettingsForm(QWidget):
             label.setBuddy(editor)
             layout.addRow(label, editor)
             self.editors[f.name] = editor
+            if f.metadata.get("kind") == "template":
+                self.template_preview = QLabel()
+                self.template_preview.setObjectName("templatePreview")
+                self.template_preview.setWordWrap(True)
+                self.template_preview.setTextFormat(Qt.TextFormat.PlainText)
+                self.template_preview.setToolTip("The text the encoder reads for three items of this dataset.")
+                layout.addRow(self.template_preview)
+                editor.textChanged.connect(self.update_preview)
         if not self.editors:
             note = QLabel("This model has no settings.")
             note.setEnabled(False)
             layout.addRow(note)
+        self.update_preview()
 
-    @staticmethod
-    def _editor(default: Any, meta) -> QWidget:
+    def set_preview_items(self, items) -> None:
+        self.preview_items = items
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        """Render the template for the preview items (or say what is wrong with it)."""
+        if self.template_preview is None:
+            return
+        from recstudio.knowledge import check_template, render_item_texts
+
+        items = self.preview_items
+        if items is None or len(items) == 0:
+            self.template_preview.setText("Open a dataset with a catalogue to preview the item text.")
+            return
+        template = self.editors["template"].text()
+        try:
+            check_template(template, items.columns)
+            texts = render_item_texts(items, template)
+        except Exception as exc:  # a template being typed is often half-finished: say why, no dialog
+            self.template_preview.setText(f"⚠ {exc}")
+            return
+        self.template_preview.setText("\n".join(f"• {t}" if t else "• (empty)" for t in texts))
+
+    def _editor(self, default: Any, meta) -> QWidget:
         lo, hi = meta.get("min"), meta.get("max")
+        if meta.get("choices"):
+            combo = QComboBox()
+            for choice in meta["choices"]:
+                combo.addItem(str(choice), choice)
+            combo.setCurrentIndex(max(0, combo.findData(default)))
+            return combo
+        if meta.get("kind") == "encoder":
+            return EncoderPicker(str(default or ""))
         if isinstance(default, bool):
             box = QCheckBox()
             box.setChecked(default)
@@ -125,6 +168,8 @@ class ModelSettingsForm(QWidget):
                 out[name] = editor.isChecked()
             elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 out[name] = editor.value()
+            elif isinstance(editor, QComboBox):
+                out[name] = editor.currentData()
             else:
                 out[name] = editor.text()
         return out
@@ -136,8 +181,46 @@ class ModelSettingsForm(QWidget):
                 editor.setChecked(bool(value))
             elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 editor.setValue(value)
-            elif isinstance(editor, QLineEdit):
+            elif isinstance(editor, QComboBox):
+                editor.setCurrentIndex(max(0, editor.findData(value)))
+            elif isinstance(editor, (QLineEdit, EncoderPicker)):
                 editor.setText(str(value))
+
+
+class EncoderPicker(QWidget):
+    """A text encoder: empty for the bundled MiniLM, a folder holding a Hugging Face model (Browse…),
+    or a hub id the analyst has access to."""
+
+    textChanged = Signal(str)
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.line = QLineEdit(text)
+        self.line.setPlaceholderText("bundled all-MiniLM-L6-v2")
+        self.line.textChanged.connect(self.textChanged.emit)
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.line, 1)
+        row.addWidget(self.browse)
+
+    def text(self) -> str:
+        return self.line.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self.line.setText(text)
+
+    def setToolTip(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setToolTip(text)
+        self.line.setToolTip(text)
+
+    def _browse(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Folder holding a Hugging Face model", self.text() or "")
+        if folder:
+            self.line.setText(folder)
 
 
 # -- the page --------------------------------------------------------------------------------------
@@ -444,7 +527,7 @@ class TrainingView(QWidget):
             self.model_form.hide()
             self.model_form.setParent(None)
             self.model_form.deleteLater()
-        self.model_form = ModelSettingsForm(spec.config_class)
+        self.model_form = ModelSettingsForm(spec.config_class, preview_items=self._preview_items())
         self.model_form.setObjectName("modelSettings")
         self.settings_holder.addWidget(self.model_form)
         trainable = spec.trainable
@@ -494,6 +577,22 @@ class TrainingView(QWidget):
         self.device_combo.setCurrentIndex(max(0, index))
 
     # dataset and overlays -------------------------------------------------------------------
+    def _preview_items(self):
+        """Three catalogue rows of the current dataset, for the template preview (catalogue file only:
+        cheap even for a large dataset); None without a dataset."""
+        record = self.context.dataset
+        if record is None:
+            return None
+        cached = getattr(self, "_preview_cache", None)
+        if cached is not None and cached[0] == record.id:
+            return cached[1]
+        try:
+            items = self.context.workspace.load_items(record.id, limit=3)
+        except Exception:  # a preview must never break the page
+            items = None
+        self._preview_cache = (record.id, items)
+        return items
+
     def _dataset_changed(self, record) -> None:
         if record is None:
             self.dataset_label.setText('<b>No dataset yet.</b> <a href="start">Open one</a> to train on it.')
@@ -501,6 +600,8 @@ class TrainingView(QWidget):
             self.dataset_label.setText(
                 f"Dataset <b>{record.name}</b>: {record.n_users:,} users, {record.n_items:,} items, "
                 f"{record.n_events:,} events")
+        if self.model_form is not None:
+            self.model_form.set_preview_items(self._preview_items())
         for run_id in list(self._overlaid):
             self._remove_overlay(run_id)
         if not self._running:
@@ -685,6 +786,13 @@ class TrainingView(QWidget):
                 self._on_started(event)
             elif isinstance(event, Message):
                 self._log(event.text)
+            elif isinstance(event, Stage) and event.name == "encode":
+                # item text for a language-model model: the bar shows the encoding until training starts
+                self.progress_bar.setValue(int(event.fraction * 1000))
+                self.progress_bar.setFormat(f"Encoding item text · {event.fraction:.0%}")
+                self._set_status(event.text)
+                if event.fraction in (0.0, 1.0) and event.text:
+                    self._log(event.text)
             elif isinstance(event, Stage) and event.text:
                 self._log(event.text)
                 self._set_status(event.text)
