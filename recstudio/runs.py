@@ -255,6 +255,19 @@ def _fit_and_record(workspace, run, dataset_name: str, dataset, split, model, tr
                       result.seconds, result.seconds_to_best, result.samples_per_s, metrics)
 
 
+def resume_point(workspace, run_id) -> dict[str, int] | None:
+    """Where a stopped run would go on from: ``{"epoch", "step"}`` of its last finished epoch, or None
+    when it cannot be resumed (it completed, still runs, or stopped before an epoch ended)."""
+    from recstudio.training.checkpoint import STATE, has_training_state
+
+    run = workspace.run(run_id)
+    folder = workspace.files_dir / "runs" / str(run.id) / TRAINING_STATE
+    if run.status not in RESUMABLE or not has_training_state(folder):
+        return None
+    saved = json.loads((folder / STATE).read_text())
+    return {"epoch": int(saved["epoch"]), "step": int(saved["step"])}
+
+
 def _resume_run(request: TrainRequest, cancelled: Cancelled):
     """Continue a stopped run from the training state saved at its last finished epoch (see ``fit``)."""
     from recstudio.models import create_model, model_config, model_spec
@@ -622,6 +635,18 @@ def import_cluster_run(workspace, folder: str | Path) -> list:
         if not runs:
             raise RecStudioError(f"{source_path} holds no finished run yet.")
         return [workspace.import_run(source, r.id) for r in runs]
+
+
+#: What a spreadsheet may run as a formula when a cell starts with it (OWASP's list for CSV exports).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with an apostrophe; numbers and
+    other text as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from recstudio.errors import RecStudioError
@@ -26,6 +26,7 @@ class AppContext(QObject):
     runs_changed = Signal()  # a run was added, finished or deleted
     run_selected = Signal(int)  # open this run in the inspector
     navigate = Signal(str)  # ask the window to show a page by name
+    resume_requested = Signal(int)  # continue this stopped run (the training page starts it)
 
     def __init__(self, workspace_path: str | Path | None = None, settings: QSettings | None = None,
                  parent: QObject | None = None):
@@ -88,6 +89,7 @@ def show_error(parent: QWidget | None, title: str, exc: BaseException) -> QMessa
         box.setText(f"Something went wrong: {type(exc).__name__}: {exc}\n\nThis is a bug in RecStudio; "
                     "the details below help to report it.")
         box.setDetailedText("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    box.setTextFormat(Qt.TextFormat.PlainText)  # a message quoting the data (a column name, an id) shows as typed
     box.setObjectName("errorDialog")
     box.open()
     return box

@@ -100,14 +100,17 @@ COLUMN_INDEX = {c.title: i for i, c in enumerate(COLUMNS)}
 def export_runs_csv(rows: Sequence[dict[str, Any]], path: str | Path,
                     columns: Sequence[str] | None = None) -> int:
     """Write ``rows`` (dicts, e.g. :meth:`RunsView.visible_rows`) to a CSV file; returns the row count.
-    Missing values are empty cells."""
+    Missing values are empty cells; text a spreadsheet would run as a formula (a dataset named
+    ``=cmd|...``, say) is written with a leading apostrophe."""
+    from recstudio.runs import neutralise_cell
+
     columns = list(columns) if columns is not None else (list(rows[0]) if rows else
                                                          [c.export_title or c.title for c in COLUMNS])
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
+        writer.writerow({k: neutralise_cell(k) for k in columns})
         for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+            writer.writerow({k: ("" if row.get(k) is None else neutralise_cell(row.get(k))) for k in columns})
     return len(rows)
 
 
@@ -247,6 +250,8 @@ class RunsView(QWidget):
         self.open_button = QPushButton("Open in inspector")
         self.open_button.setObjectName("openInInspector")
         self.open_button.setToolTip("Browse this run's recommendations user by user (or double-click a row).")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("resumeRun")
         self.delete_button = QPushButton("Delete run…")
         self.delete_button.setObjectName("deleteRun")
         self.delete_button.setToolTip("Delete the selected runs, their curves and checkpoints.")
@@ -258,6 +263,7 @@ class RunsView(QWidget):
         top.addWidget(self.count_label)
         top.addStretch(1)
         top.addWidget(self.open_button)
+        top.addWidget(self.resume_button)
         top.addWidget(self.delete_button)
         top.addWidget(self.export_button)
 
@@ -319,6 +325,8 @@ class RunsView(QWidget):
 
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.open_button.clicked.connect(self.open_in_inspector)
+        self.resume_button.clicked.connect(self.resume_selected)
+        context.runner.busy_changed.connect(lambda _busy: self._update_resume())
         self.delete_button.clicked.connect(self.delete_selected)
         self.export_button.clicked.connect(self.export_csv)
         context.runs_changed.connect(self.refresh)
@@ -389,6 +397,7 @@ class RunsView(QWidget):
         ids = self.selected_run_ids()
         self.open_button.setEnabled(len(ids) == 1)
         self.delete_button.setEnabled(bool(ids))
+        self._update_resume()
         self.hint.setVisible(not ids)
         self._draw_curves(ids)
 
@@ -422,6 +431,37 @@ class RunsView(QWidget):
         ids = self.selected_run_ids()
         if len(ids) == 1:
             self.context.run_selected.emit(int(ids[0]))
+
+    def _update_resume(self) -> None:
+        """Resume is offered for one selected run that stopped (interrupted, cancelled or failed) after at
+        least one epoch, while no other job runs."""
+        from recstudio.errors import RecStudioError
+        from recstudio.runs import resume_point
+
+        ids = self.selected_run_ids()
+        point = None
+        if len(ids) == 1:
+            try:
+                point = resume_point(self.context.workspace, ids[0])
+            except RecStudioError:  # deleted meanwhile
+                point = None
+        busy = self.context.runner.busy
+        self.resume_button.setEnabled(point is not None and not busy)
+        if point is not None:
+            self.resume_button.setToolTip(
+                f"Continue run {ids[0]} from the end of epoch {point['epoch']} (step {point['step']:,}) on the "
+                "Training page, with its own data and settings." + (" Wait for the running job first." if busy else ""))
+        else:
+            self.resume_button.setToolTip("Continue an interrupted, cancelled or failed run from its last finished "
+                                          "epoch (select one that stopped after at least one epoch).")
+
+    def resume_selected(self) -> bool:
+        """Ask the training page to continue the selected run (it starts the same job as Start)."""
+        ids = self.selected_run_ids()
+        if len(ids) != 1 or not self.resume_button.isEnabled():
+            return False
+        self.context.resume_requested.emit(int(ids[0]))
+        return True
 
     def delete_selected(self) -> QMessageBox | None:
         """Ask to delete the selected runs (the question opens with ``open()``, so tests can answer it)."""

@@ -259,6 +259,7 @@ class TrainingView(QWidget):
         runner.error.connect(self._job_error)
         runner.result.connect(self._cluster_job_written)
         runner.finished.connect(self._job_finished)
+        context.resume_requested.connect(self.resume_training)
         runner.busy_changed.connect(lambda _busy: self._update_controls())
         context.dataset_changed.connect(self._dataset_changed)
         context.runs_changed.connect(self._refresh_overlay_list)
@@ -597,8 +598,10 @@ class TrainingView(QWidget):
         if record is None:
             self.dataset_label.setText('<b>No dataset yet.</b> <a href="start">Open one</a> to train on it.')
         else:
+            from html import escape  # the name comes from a file name: shown as text, never as markup
+
             self.dataset_label.setText(
-                f"Dataset <b>{record.name}</b>: {record.n_users:,} users, {record.n_items:,} items, "
+                f"Dataset <b>{escape(record.name)}</b>: {record.n_users:,} users, {record.n_items:,} items, "
                 f"{record.n_events:,} events")
         if self.model_form is not None:
             self.model_form.set_preview_items(self._preview_items())
@@ -720,6 +723,49 @@ class TrainingView(QWidget):
         self.progress_bar.setFormat("Preparing…")
         self._set_status("Training…")
         self._update_controls()
+        return True
+
+    def resume_training(self, run_id: int) -> bool:
+        """Continue a stopped run from its last finished epoch, through the same job as Start, with the
+        run's own data and settings (on the device picked here); its curve so far is drawn first."""
+        from recstudio.errors import RecStudioError
+        from recstudio.runs import TrainRequest, resume_point
+
+        if self.context.runner.busy:
+            self._set_status(f"{self.context.runner.job_name} is still running; wait for it to finish, then "
+                             "resume.", "warning")
+            return False
+        try:
+            run = self.context.workspace.run(run_id)
+            point = resume_point(self.context.workspace, run_id)
+        except RecStudioError as exc:
+            self._set_status(str(exc), "error")
+            return False
+        if point is None:
+            self._set_status(f"Run {run_id} cannot be resumed: only a run that stopped (interrupted, cancelled "
+                             "or failed) after at least one epoch can.", "warning")
+            return False
+        request = TrainRequest(data="", model=run.model, train_config=dict((run.config or {}).get("train") or {}),
+                               device=self.device_combo.currentData() or "auto",
+                               workspace=str(self.context.workspace_path), resume=run.id)
+        if not self.context.runner.start(JOB_NAME, tasks.train_task, request):
+            self._set_status("Another job is running; try again when it has finished.", "warning")
+            return False
+        self._running = True
+        self._request = request
+        self._live_run_id = run.id
+        self._outcome_status = None
+        self._reset_live(f"Run {run.id} · {run.model} (resumed)")
+        earlier = curve_arrays([p for p in self.context.workspace.curve(run.id) if p.step <= point["step"]])
+        self.loss_curves.set_points(LIVE, earlier.steps, earlier.wall_times, earlier.losses)
+        self.validation_plot.set_points(LIVE, earlier.epochs, earlier.metrics)
+        self.log.clear()
+        self._log(f"Resuming run {run.id} ({run.model} on {run.dataset_name!r}) after epoch {point['epoch']} "
+                  f"(step {point['step']:,}), device {request.device}.")
+        self.progress_bar.setFormat("Preparing…")
+        self._set_status(f"Resuming run {run.id}…")
+        self._update_controls()
+        self.context.navigate.emit("train")
         return True
 
     def stop_training(self) -> None:
