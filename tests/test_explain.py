@@ -186,8 +186,9 @@ def test_deletion_helpers():
     players = np.array([0, 1, 2])
     scores = deletion_scores(model, players, 5, np.array([[0, 1, 2], [2, 1, 0]]))
     np.testing.assert_allclose(scores, [[3.0, 1.0, 0.0, 0.0], [3.0, 2.0, 2.0, 0.0]])
-    assert deletion_auc(np.array([1.0, 0.0]), 1.0, 0.0) == pytest.approx(0.5)
-    assert np.isnan(deletion_auc(np.array([1.0, 1.0]), 1.0, 1.0))
+    assert deletion_auc(np.array([1.0, 0.0]), 1.0, 1.0) == pytest.approx(-0.5)
+    assert deletion_auc(np.array([3.0, 1.0, 0.0, 0.0]), 3.0, 3.0) == pytest.approx(-13 / 18)
+    assert np.isnan(deletion_auc(np.array([1.0, 1.0]), 1.0, 0.0))
 
 
 def test_sasrec_attention_weights_of_the_last_position():

@@ -36,15 +36,15 @@ def deletion_scores(model, players: np.ndarray, item: int, orders: np.ndarray,
     return scorer(rows.reshape(-1, n)).reshape(orders.shape[0], n + 1)
 
 
-def deletion_auc(curve: np.ndarray, full: float, empty: float) -> float:
-    """Area under a deletion curve normalised to the history's total effect: the curve is
-    ``(score_k - empty) / |full - empty|`` over the removed fraction k / n in [0, 1] (it runs from
-    ±1 to 0). Lower means the order removed what mattered sooner."""
+def deletion_auc(curve: np.ndarray, full: float, scale: float) -> float:
+    """Area under a deletion curve: the score change ``(score_k - full) / scale`` over the removed
+    fraction k / n in [0, 1]. ``scale`` is the largest change any order reaches for the same
+    explanation, so every explanation weighs the same and the area lies in [-1, 1]; it starts at 0
+    and lower means the order removed what mattered sooner. NaN when nothing changes the score."""
     curve = np.asarray(curve, dtype=np.float64)
-    scale = abs(full - empty)
-    if len(curve) < 2 or scale == 0:
+    if len(curve) < 2 or not scale > 0:
         return float("nan")
-    y = (curve - empty) / scale
+    y = (curve - full) / scale
     x = np.linspace(0.0, 1.0, len(curve))
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0)
 
@@ -135,13 +135,14 @@ def faithfulness(model, attribution: Attribution, *, seed: int = 0, random_order
     scores = deletion_scores(model, players, attribution.item_index, stacked,
                              scorer or CoalitionScorer(model, attribution.item_index))
     full, empty = float(scores[0, 0]), float(scores[0, -1])
+    scale = float(np.max(np.abs(scores - full)))
     curves, at = {}, 0
     for name in names:
         block = scores[at: at + len(orders[name])]
         at += len(orders[name])
+        # the random curve is the mean of the random orders' curves (its area is their mean area)
         curves[name] = block.mean(axis=0)
-        # the random AUC is the mean of the random curves' areas (= the area of the mean curve)
-    auc = {name: deletion_auc(curve, full, empty) for name, curve in curves.items()}
+    auc = {name: deletion_auc(curve, full, scale) for name, curve in curves.items()}
     k = min(top, n)
     top_drop = full - float(curves["attribution"][k])
     random_drop = full - float(curves["random"][k])
@@ -157,7 +158,7 @@ class FaithfulnessReport:
     deletion_auc: dict[str, float | None]
     max_additivity_error: float = 0.0
     skipped: int = 0  # explanations whose history did not move the score (no curve to normalise)
-    seconds_per_explanation: float = 0.0
+    seconds_per_explanation: float = 0.0  # median
     details: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def to_dict(self, details: bool = False) -> dict[str, Any]:
@@ -180,7 +181,7 @@ def summarise(results: list[tuple[Attribution, Faithfulness]], skipped: int = 0)
         deletion_auc={k: (float(np.mean(v)) if v else None) for k, v in aucs.items()},
         max_additivity_error=max((a.additivity_error for a, _ in results), default=0.0),
         skipped=skipped,
-        seconds_per_explanation=float(np.mean([a.seconds for a, _ in results])) if results else 0.0,
+        seconds_per_explanation=float(np.median([a.seconds for a, _ in results])) if results else 0.0,
         details=[{"user": a.user, "item": a.item, "events": len(a), "auc": f.auc, "top_drop": f.top_drop,
                   "random_drop": f.random_drop} for a, f in results],
     )

@@ -296,10 +296,12 @@ def check_text(text: str, facts: Facts, catalogue: Catalogue) -> str | None:
             allowed[variant] = name
     known = catalogue.names
 
+    quoted: list[tuple[int, int]] = []
     for match in _QUOTED.finditer(text):
         inside = words(match.group(1) if match.group(1) is not None else match.group(2))
         if inside and inside not in allowed:
             return f"it quotes {match.group(0)!r}, which is not among the facts"
+        quoted.append(match.span())
     if text.count("“") != text.count("”") or text.count('"') % 2:
         return "its quotation marks do not pair up"
 
@@ -332,8 +334,8 @@ def check_text(text: str, facts: Facts, catalogue: Catalogue) -> str | None:
 
     sentence_start = True
     sentences = 0
-    for i, (tok, _) in enumerate(tokens):
-        if covered[i]:
+    for i, (tok, at) in enumerate(tokens):
+        if covered[i] or any(lo <= at < hi for lo, hi in quoted):  # a quoted fact: checked above
             sentence_start = False
             continue
         if tok in _SENTENCE_END:
