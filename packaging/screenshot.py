@@ -20,6 +20,7 @@ from pathlib import Path
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
+    only = set(filter(None, os.environ.get("SHOT_ONLY", "").split(",")))  # e.g. SHOT_ONLY=knowledge
     if not os.environ.get("DISPLAY"):
         print("No X display: run under xvfb-run (see the module docstring).", file=sys.stderr)
         return 2
@@ -43,6 +44,8 @@ def main() -> int:
             time.sleep(0.02)
 
     def shoot(name: str) -> None:
+        if only and name not in only:
+            return
         settle(0.8)
         path = out / f"{name}.png"
         subprocess.run(["import", "-window", "root", "-crop", "1400x880+0+0", str(path)], check=True)
@@ -61,6 +64,15 @@ def main() -> int:
         settle(0.2)
     window.show_page("data")  # the confirmed import made the sample the current dataset
     shoot("dataset")
+
+    window.show_page("knowledge")
+    knowledge = window.pages["knowledge"]
+    knowledge.build_map()
+    while window.context.runner.busy:
+        settle(0.5)
+    titles = knowledge.map.titles
+    knowledge.select_item(next((i for i, t in enumerate(titles) if "TEA" in t.upper()), 0))
+    shoot("knowledge")
 
     window.show_page("train")
     settle(1.0)

@@ -16,7 +16,8 @@ from recstudio.gui.context import AppContext, show_error
 from recstudio.gui.jobs import Batch, Progress
 
 DATA_FILTER = "Behaviour logs (*.csv *.tsv *.txt *.gz *.parquet *.pq);;All files (*)"
-PAGES = (("start", "Start"), ("data", "Dataset"), ("train", "Training"), ("runs", "Runs"), ("inspect", "Inspector"))
+PAGES = (("start", "Start"), ("data", "Dataset"), ("knowledge", "Knowledge"), ("train", "Training"), ("runs", "Runs"),
+         ("inspect", "Inspector"))
 
 
 class MainWindow(QMainWindow):
@@ -24,6 +25,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         from recstudio.gui.views.dataset import DatasetView
         from recstudio.gui.views.inspector import InspectorView
+        from recstudio.gui.views.knowledge import KnowledgeView
         from recstudio.gui.views.runs import RunsView
         from recstudio.gui.views.start import StartPage
         from recstudio.gui.views.training import TrainingView
@@ -44,6 +46,7 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QWidget] = {
             "start": StartPage(context),
             "data": DatasetView(context),
+            "knowledge": KnowledgeView(context),
             "train": TrainingView(context),
             "runs": RunsView(context),
             "inspect": InspectorView(context),

@@ -92,3 +92,33 @@ def cluster_job_task(workspace_path: str, request, folder: str, processes: int):
                                  model_config=request.model_config, train_config=request.train_config,
                                  split=request.split, split_options=request.split_options,
                                  nproc_per_node=processes)
+
+
+def knowledge_map_task(workspace_path: str, dataset_id: int, encoder: str, template: str, cancelled):
+    """Encode the dataset's item text (cached in the workspace) and lay it out in 2-D; returns an
+    ItemMap, or None when cancelled."""
+    from recstudio.gui.jobs import Progress
+    from recstudio.knowledge import iter_item_embeddings
+    from recstudio.knowledge.maps import item_map
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace_path) as workspace:
+        items = workspace.load_items(dataset_id)
+        cache = workspace.files_dir / "embeddings"
+
+    def events():
+        gen = iter_item_embeddings(items, encoder=encoder or None, template=template, cache_dir=cache)
+        while True:
+            try:
+                done, total, message = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield Progress(done / total if total else 1.0, message)
+            if cancelled():
+                gen.close()
+                return None
+
+    embeddings = yield from batched(events())
+    if embeddings is None:
+        return None
+    return item_map(embeddings, items)
