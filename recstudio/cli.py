@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return gui_main(argv[1:])
     args = parser.parse_args(argv)
+    if args.self_test:
+        from recstudio.gui.selftest import main as self_test
+
+        return self_test()
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
@@ -44,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="RecStudio: import behaviour logs, train sequential recommenders, evaluate and recommend.",
     )
     parser.add_argument("--version", action="version", version=f"recstudio {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the window offscreen on a throwaway workspace, import the bundled sample, train "
+                             "one tiny step, close; exit 0 when all of that works")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", metavar="PATH",
                         help="workspace SQLite file (default: $RECSTUDIO_WORKSPACE or the user data folder)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from recstudio.errors import RecStudioError
+from recstudio.resources import resources_dir
 
-#: resources/sample in the source tree; RecStudio runs from the tree or an editable install.
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "resources" / "sample"
+#: resources/sample in the source tree (or an editable install), or inside the packaged app.
+SAMPLE_DIR = resources_dir() / "sample"
 
 
 def sample_paths() -> tuple[Path, Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 ORGANISATION = "RecStudio"
 APPLICATION = "RecStudio"
@@ -57,9 +56,13 @@ def main(argv: list[str] | None = None) -> int:
 def _set_icon(app) -> None:
     from PySide6.QtGui import QIcon
 
-    icon = Path(__file__).resolve().parents[2] / "resources" / "icons" / "recstudio.svg"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    from recstudio.resources import icon_files
+
+    icon = QIcon()
+    for path in icon_files():  # PNG sizes need no SVG plugin, which a packaged Qt may lack
+        icon.addFile(str(path))
+    if not icon.isNull():
+        app.setWindowIcon(icon)
 
 
 def _warm_up_in_background() -> None:
