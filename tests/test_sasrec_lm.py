@@ -190,6 +190,22 @@ def test_cli_trains_sasrec_lm_on_cold_items_and_reports_cold_metrics(themed_file
     code, rec, _ = _cli(capsys, "recommend", str(first["run_id"]), "--user", "u1", "--json")
     assert code == 0 and len(rec["items"]) == 10
 
+    # the inspector labels what each event was in this split: cold events trained nothing
+    from recstudio.runs import RunInspector, run_split
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace_path) as ws:
+        inspector = RunInspector(ws, first["run_id"])
+        split = run_split(inspector.dataset, inspector.run)
+        cold_ids = set(inspector.item_ids[split.cold_items])
+        for user in ("u0", "u1", "u2", "u3"):
+            events = inspector.history(user)
+            assert events["part"].iloc[-1] == "test"
+            assert not cold_ids & set(events.loc[events["part"].isin(["train", "validation"]), "item_id"])
+            assert (events["part"] == "validation").sum() == 1
+            trained = events.loc[events["part"] == "train", "item_id"].map(inspector.dataset.item_index).to_numpy()
+            np.testing.assert_array_equal(trained, split.train_sequence(inspector.user_index(user)))
+
 
 def test_cli_mistakes_exit_2_without_recording_a_run(themed_files, workspace_path, capsys, tmp_path):
     events, catalogue = (str(p) for p in themed_files)

@@ -52,7 +52,10 @@ class TextAdaptor(nn.Module):
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         z = (text - self.mean) / self.scale  # [N, d]
         z = self.drop(z)
-        experts = torch.einsum("ned,edh->neh", z.unsqueeze(1) - self.bias, self.proj)  # [N, E, H]
+        n_experts, d, hidden = self.proj.shape
+        # (z - b_k) W_k as z [W_1 .. W_E] - b_k W_k: one matmul, no [N, E, d] intermediate
+        experts = (z @ self.proj.permute(1, 0, 2).reshape(d, n_experts * hidden)).view(-1, n_experts, hidden)
+        experts = experts - torch.einsum("ed,edh->eh", self.bias, self.proj)  # [N, E, H]
         if self.gate is None:
             return experts[:, 0]
         weights = torch.softmax(self.gate(z), dim=-1).unsqueeze(-1)  # [N, E, 1]
