@@ -210,6 +210,7 @@ class ImportDialog(QDialog):
         layout.addLayout(self._header())
         self.error_label = QLabel(message)
         self.error_label.setObjectName("errorLabel")
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote file and column names
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -247,6 +248,7 @@ class ImportDialog(QDialog):
 
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote file and column names
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -319,6 +321,7 @@ class ImportDialog(QDialog):
         self.catalogue_key.activated.connect(lambda _i: setattr(self, "_key_touched", True))
         self.catalogue_key.currentIndexChanged.connect(self._invalidate)
         self.catalogue_status = QLabel()
+        self.catalogue_status.setTextFormat(Qt.TextFormat.PlainText)
         self.catalogue_status.setObjectName("catalogueStatus")
         self.catalogue_status.setWordWrap(True)
         catalogue_form = QFormLayout()
