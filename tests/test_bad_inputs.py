@@ -552,7 +552,8 @@ def _fuzz_file(folder: Path, names, rows, sep, encoding, bom, eol, compress) -> 
     return path
 
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+                database=None)  # the same examples every run, and no .hypothesis folder left behind
 
 
 @FUZZ
