@@ -219,3 +219,24 @@ def test_cli_mistakes_exit_2_without_recording_a_run(themed_files, workspace_pat
         assert last.startswith("recstudio: error: ") and "Traceback" not in err, err
     code, runs, _ = _cli(capsys, "runs", "list", "--json")
     assert runs["runs"] == []
+
+
+def test_cancel_while_encoding_records_a_cancelled_run(themed_files, workspace_path):
+    from recstudio.runs import TrainRequest, train_run
+    from recstudio.training import Stage
+    from recstudio.workspace import Workspace
+
+    events, catalogue = (str(p) for p in themed_files)
+    request = TrainRequest(data=events, items=catalogue, model="sasrec-lm", workspace=str(workspace_path))
+    gen = train_run(request, cancelled=lambda: True)
+    stages = []
+    while True:
+        try:
+            stages.append(next(gen))
+        except StopIteration as stop:
+            outcome = stop.value
+            break
+    assert outcome.status == "cancelled" and outcome.epochs == 0
+    assert any(isinstance(s, Stage) and s.name == "encode" for s in stages)
+    with Workspace(workspace_path) as ws:
+        assert ws.run(outcome.run_id).status == "cancelled"
