@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-
-_SLICE_BITS = 4  # duplicates are looked for in 2**4 slices of the hash values
 
 
-def row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of every raw row, so duplicates are found without keeping the raw text."""
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+_SLICE_BITS = 4  # repeated hash values are looked for in 2**4 slices of the hash values
+_BLOCK = 1 << 20
 
 
 def repeated_rows(hashes: np.ndarray) -> np.ndarray:
     """True for every row equal to an earlier one (the first of each group is kept).
 
-    Equal hashes are found by sorting, one slice of hash values at a time: a hash table over
-    25M rows takes ~30 bytes a row, the sort of a sixteenth of the rows about one.
+    The hash values that occur more than once are found by sorting, one slice of hash values at a
+    time (a sixteenth of the rows: a hash table over 25M rows would take ~30 bytes a row). Only the
+    rows holding one of those values, usually few, are then ordered to tell the first from the rest.
     """
     hashes = np.asarray(hashes, dtype=np.uint64)
     repeated = np.zeros(len(hashes), dtype=bool)
     top = np.empty(len(hashes), dtype=np.uint8)
     shift = np.uint64(64 - _SLICE_BITS)
-    for start in range(0, len(hashes), 1 << 20):  # in blocks, so the shift makes no full-size temporary
-        top[start : start + (1 << 20)] = hashes[start : start + (1 << 20)] >> shift
+    for start in range(0, len(hashes), _BLOCK):  # in blocks, so the shift makes no full-size temporary
+        top[start : start + _BLOCK] = hashes[start : start + _BLOCK] >> shift
+    twice = []
     for value in range(1 << _SLICE_BITS):
-        rows = np.flatnonzero(top == value)
-        rows = rows[np.argsort(hashes[rows], kind="stable")]  # stable: within equal hashes, file order
-        ordered = hashes[rows]
-        repeated[rows[1:][ordered[1:] == ordered[:-1]]] = True
+        ordered = np.sort(hashes[top == value])
+        twice.append(ordered[1:][ordered[1:] == ordered[:-1]])
+    del top
+    twice = np.unique(np.concatenate(twice))
+    if len(twice) == 0:
+        return repeated
+    # a row can hold a repeated value only if its low bits are those of one (a cheap look-up); the
+    # few such rows are then checked exactly
+    bits = min(max(int(len(twice)).bit_length() + 6, 16), 26)
+    low = np.uint64((1 << bits) - 1)
+    maybe = np.zeros(1 << bits, dtype=bool)
+    maybe[(twice & low).astype(np.intp)] = True
+    rows = []
+    for start in range(0, len(hashes), _BLOCK):
+        block = hashes[start : start + _BLOCK]
+        found = np.flatnonzero(maybe[(block & low).astype(np.intp)])
+        at = np.minimum(np.searchsorted(twice, block[found]), len(twice) - 1)
+        rows.append(start + found[twice[at] == block[found]])
+    rows = np.concatenate(rows)
+    rows = rows[np.argsort(hashes[rows], kind="stable")]  # stable: within equal hashes, file order
+    same = hashes[rows]
+    repeated[rows[1:][same[1:] == same[:-1]]] = True
     return repeated
 
 

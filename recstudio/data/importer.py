@@ -11,9 +11,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from recstudio.data import text_columns
 from recstudio.data.catalogue import join_catalogue
-from recstudio.data.cleaning import k_core, repeated_rows, row_hashes
+from recstudio.data.cleaning import k_core, repeated_rows
 from recstudio.data.dataset import Dataset, ImportReport
 from recstudio.data.reading import inspect_source, read_chunks, read_table
 from recstudio.data.roles import ColumnRoles, guess_roles, resolve_roles
@@ -38,6 +41,7 @@ _READ_SHARE = 0.7  # share of the progress bar spent reading the file
 _NUMBER_FORMATS = ("%Y%m%d", *EPOCH_UNITS)  # the formats epoch_seconds reports, in its order
 _TRIM_EVERY = 32  # chunks read between handing freed heap memory back to the system
 _NAT32 = np.iinfo(np.int32).min  # a missing time while times are kept as int32 seconds
+_TABLE_LIMIT = 1 << 25  # whole-number ids below this are coded through a table (4 bytes per number)
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def import_interactions(path, *, items_path=None, roles: ColumnRoles | None = No
     sample, _ = read_table(source.path, nrows=_GUESS_ROWS)
     columns = resolve_roles(sample, roles, source.name)
 
-    log = _Log(columns, options.drop_duplicates)
+    log = _Log(columns, options.drop_duplicates, file_bytes=source.size if source.format == "csv" else 0)
     stats = read_chunks(source, log.add, reset=log.reset,
                         progress=lambda f: say(_READ_SHARE * f, f"Reading {source.name}: {log.rows:,} rows"))
     report = ImportReport(
@@ -155,10 +159,11 @@ def import_interactions(path, *, items_path=None, roles: ColumnRoles | None = No
 class _Coder:
     """Codes text to ints by first appearance across chunks, holding only each chunk's distinct values.
 
-    Chunks are coded locally and merged into the global coding in batches that at least double
-    what is already known, so the work stays linear however many chunks there are. Codes are kept
-    in the narrowest int type that holds them, so an event column costs a byte a row. The distinct
-    values are kept as arrow text, not Python strings.
+    While every id is a plain whole number (most logs' customer and product numbers), ids are coded
+    through a table indexed by the number. Otherwise chunks are coded locally and merged into the
+    global coding in batches that at least double what is already known, so the work stays linear
+    however many chunks there are. Codes are kept in the narrowest int type that holds them, so an
+    event column costs a byte a row. The distinct values are kept as arrow text, not Python strings.
     """
 
     _MIN_MERGE = 1_000_000
@@ -170,10 +175,60 @@ class _Coder:
         self._codes = _Column(np.int8, -1)  # global codes, and local ones for the pending chunks
         self._pending: list[tuple[int, object]] = []  # (first row, arrow distinct values) of each pending chunk
         self._pending_values = 0
+        self._plain = True  # every id so far is a plain whole number
+        self._table: np.ndarray | None = None  # code of each whole-number id (-1: not seen), while ids are numbers
+        self._numbers: list[np.ndarray] = []  # those ids, in order of their codes
 
-    def add(self, text: pd.Series) -> None:
-        codes, uniques = pd.factorize(text)
-        self.add_factorized(codes, uniques)
+    def add_raw(self, raw) -> None:
+        """Add a chunk of the raw column (arrow text), cleaned as ``clean_text`` cleans it.
+
+        While every id is a whole number written plainly (12345: text and number are one to one),
+        ids are coded through a table indexed by the number, without hashing any text. Otherwise
+        each chunk is dictionary-encoded and its distinct values, cleaned, wait for the next merge.
+        """
+        if self._plain:
+            numbers = text_columns.plain_integers(raw, limit=_TABLE_LIMIT)
+            if numbers is not None:
+                self._add_numbers(*numbers)
+                return
+            self._as_text()
+        codes, values = text_columns.codes_and_values(raw)
+        cleaned = text_columns.clean(values)
+        if cleaned is values:  # nothing to strip or blank out: still distinct
+            self.add_factorized(codes, values)
+            return
+        # equal once cleaned: first appearances stay in order, as the raw values are in that order
+        recode, distinct = text_columns.codes_and_values(cleaned)
+        self.add_factorized(np.append(recode, np.int32(-1))[codes], distinct)
+
+    def _add_numbers(self, numbers: np.ndarray, present: np.ndarray | None) -> None:
+        top = int(numbers.max()) if len(numbers) else -1
+        if self._table is None or top >= len(self._table):
+            grown = np.full(max(2 * (top + 1), 1 << 16), -1, dtype=np.int32)
+            if self._table is not None:
+                grown[: len(self._table)] = self._table
+            self._table = grown
+        codes = self._table[numbers]
+        new = codes < 0 if present is None else (codes < 0) & present
+        if new.any():
+            # new ids get the next codes, in order of first appearance
+            ids, first = np.unique(numbers[new], return_index=True)
+            ids = ids[np.argsort(first)]
+            self._table[ids] = self._n_known + np.arange(len(ids), dtype=np.int32)
+            self._numbers.append(ids)
+            self._n_known += len(ids)
+            codes[new] = self._table[numbers[new]]
+        if present is not None:
+            codes[~present] = -1
+        self._codes.widen(_code_type(self._n_known))
+        self._codes.append(codes)
+
+    def _as_text(self) -> None:
+        """Leave the number table for good: the ids known so far become text (they are written plainly)."""
+        self._plain = False
+        if self._table is not None:
+            self._known = pa.array(np.concatenate(self._numbers)).cast(pa.large_string())
+            self._table, self._numbers = None, []
 
     def add_factorized(self, codes: np.ndarray, uniques) -> None:
         """Add a chunk already factorized: ``codes`` index ``uniques``, -1 where the value is missing."""
@@ -195,6 +250,7 @@ class _Coder:
 
     def values(self) -> pd.Series:
         """The distinct values; value ``values()[c]`` has code ``c``."""
+        self._as_text()
         self._merge()
         if self._values is None:
             self._values = pd.Series(self._known.to_pandas() if self._known is not None else [], dtype="str")
@@ -247,6 +303,11 @@ class _Column:
         self.fill = fill
         self.size = 0
         self._buffer: np.ndarray | None = None
+        self._expected = 0  # rows the file is expected to have: room for them is made at once
+
+    def expect(self, rows: int) -> None:
+        """Make room for ``rows`` values when the buffer is first needed (unwritten room costs no memory)."""
+        self._expected = rows
 
     @property
     def written(self) -> bool:
@@ -269,7 +330,9 @@ class _Column:
         if np.dtype(dtype).itemsize > self.dtype.itemsize:
             self.dtype = np.dtype(dtype)
             if self._buffer is not None:
-                self._buffer = self._buffer[: self.size].astype(self.dtype)
+                wider = np.empty(len(self._buffer), self.dtype)  # the same room
+                wider[: self.size] = self._buffer[: self.size]
+                self._buffer = wider
 
     def view(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop, to be changed in place; only valid until the next append."""
@@ -283,10 +346,10 @@ class _Column:
 
     def _reserve(self, n: int) -> None:
         if self._buffer is None:
-            self._buffer = np.empty(max(self.size + n, self._FIRST_ROWS), self.dtype)
+            self._buffer = np.empty(max(self.size + n, self._FIRST_ROWS, self._expected), self.dtype)
             self._buffer[: self.size] = self.fill
         elif self.size + n > len(self._buffer):
-            grown = np.empty(max(2 * len(self._buffer), self.size + n), self.dtype)
+            grown = np.empty(max(2 * len(self._buffer), self.size + n, self._expected), self.dtype)
             grown[: self.size] = self._buffer[: self.size]
             self._buffer = grown
 
@@ -307,20 +370,57 @@ class _Times:
         self.number_counts: dict[str, int] = {}
         self.iso_values = 0  # distinct ISO-8601 values, summed over chunks
         self.compact_dates = True  # until a number that cannot be a compact date is seen
+        # values of the everyday shape 2023-05-01 12:00:00 are read in arrow (text_columns.iso_seconds);
+        # their spelling (T or space, Z or not: -1 for other values) is kept so that their distinct
+        # values per chunk can be counted, as ISO-8601 values read here are, if the count matters
+        self.spellings = _Column(np.int8, -1)
+        self.chunk_starts: list[int] = []
 
-    def add(self, text: pd.Series) -> None:
-        seconds = numbers = None
+    def add(self, raw, hashes: bool = False) -> np.ndarray | None:
+        """Add a chunk of the raw column (arrow text); with ``hashes``, return its values' hashes."""
+        n = len(raw)
+        fast, spelling = text_columns.iso_seconds(raw)
+        done = spelling >= 0
+        self.chunk_starts.append(self.spellings.size)
+        if done.any():
+            self.spellings.append(spelling)
+        else:
+            self.spellings.append_fill(n)
+        value_hashes = None
+        if hashes:
+            value_hashes = text_columns.iso_hashes(fast, spelling)
+            if not done.all():
+                others = np.flatnonzero(~done)
+                value_hashes[others] = text_columns.text_hashes(raw.take(others))
+        if done.all():
+            self.numbers.append_fill(n)
+            self._add_seconds(fast)
+            self.text.add_factorized(np.full(n, -1, dtype=np.int8), [])
+            return value_hashes
+        text = text_columns.clean(raw)
+        if done.any():
+            text = pc.if_else(pa.array(done), pa.scalar(None, text.type), text)
+        self._add_text(text, fast if done.any() else None)
+        return value_hashes
+
+    def _add_text(self, text, seconds: np.ndarray | None) -> None:
+        """The cleaned values ``iso_seconds`` did not read (null where it did, with their ``seconds``)."""
+        numbers = None
+        read_fast = seconds
         # Numbers-first is tried only for chunks that start with numbers; numeric text left in
         # the text is still read as epochs by parse_unique at the end.
-        if pd.to_numeric(text.head(64), errors="coerce").notna().any():
-            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if pd.to_numeric(_pandas_text(text.slice(0, 64)), errors="coerce").notna().any():
+            numbers = _numbers(text)
             is_number = np.isfinite(numbers)
-            text = text.where(~is_number)
+            if is_number.any():
+                text = pc.if_else(pa.array(is_number), pa.scalar(None, text.type), text)
             if not is_number.any():
                 numbers = None
             elif not (self.compact_dates and may_be_compact_dates(numbers)):
                 self.compact_dates = False
                 seconds, counts = epoch_seconds(numbers, compact_dates=False)
+                if read_fast is not None:
+                    seconds = np.where(seconds != NAT, seconds, read_fast)
                 numbers = None
                 for unit, n in counts.items():
                     self.number_counts[unit] = self.number_counts.get(unit, 0) + n
@@ -329,18 +429,21 @@ class _Times:
         else:
             self.numbers.append(numbers)
 
-        codes, uniques = pd.factorize(text)
-        iso = read_iso(uniques)
-        is_iso = iso != NAT
-        if is_iso.any():
-            self.iso_values += int(is_iso.sum())
-            from_iso = take_seconds(iso, codes)
-            seconds = from_iso if seconds is None else np.where(from_iso != NAT, from_iso, seconds)
-            unread = np.flatnonzero(~is_iso)
-            recode = np.full(len(uniques), -1, dtype=np.int64)
-            recode[unread] = np.arange(len(unread))
-            codes = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1)
-            uniques = uniques[unread]
+        if text.null_count == len(text):  # all read already (or missing)
+            codes, uniques = np.full(len(text), -1, dtype=np.int8), []
+        else:
+            codes, uniques = pd.factorize(_pandas_text(text))
+            iso = read_iso(uniques)
+            is_iso = iso != NAT
+            if is_iso.any():
+                self.iso_values += int(is_iso.sum())
+                from_iso = take_seconds(iso, codes)
+                seconds = from_iso if seconds is None else np.where(from_iso != NAT, from_iso, seconds)
+                unread = np.flatnonzero(~is_iso)
+                recode = np.full(len(uniques), -1, dtype=np.int64)
+                recode[unread] = np.arange(len(unread))
+                codes = np.where(codes >= 0, recode[np.maximum(codes, 0)], -1)
+                uniques = uniques[unread]
         if seconds is None:
             self.seconds.append_fill(len(text))
         else:
@@ -366,6 +469,8 @@ class _Times:
         chunk by chunk and fits, int32 with NAT32 (see ``_unread``).
         """
         seconds = self.seconds.take()
+        read_fast = self.spellings.written
+        spellings = self.spellings.take()
         if self.numbers.written or len(self.text.values()):
             seconds = _seconds64(seconds)  # numbers and text may read to any time
         number_counts = dict(self.number_counts)
@@ -385,11 +490,17 @@ class _Times:
             codes = self.text.take_codes()
             np.copyto(seconds, take_seconds(parsed.seconds, codes), where=codes >= 0)
         text_counts = dict(parsed.counts)
-        if self.iso_values:
+        iso_values = self.iso_values
+        if read_fast:
+            others = any(n for fmt, n in {**number_counts, **text_counts}.items() if fmt != "ISO-8601")
+            # the count only orders the formats of a mixed column; alone, ISO-8601 needs no count
+            iso_values += _distinct_spellings(seconds, spellings, self.chunk_starts) if others else 1
+        del spellings
+        if iso_values:
             # placed after numbers and before other formats, where parse_unique counts ISO-8601
             numeric = {k: v for k, v in text_counts.items() if k in _NUMBER_FORMATS}
             rest = {k: v for k, v in text_counts.items() if k not in numeric and k != "ISO-8601"}
-            text_counts = {**numeric, "ISO-8601": text_counts.get("ISO-8601", 0) + self.iso_values, **rest}
+            text_counts = {**numeric, "ISO-8601": text_counts.get("ISO-8601", 0) + iso_values, **rest}
         counts = {fmt: text_counts.get(fmt, 0) + number_counts.get(fmt, 0) for fmt in {**number_counts, **text_counts}}
         return seconds, counts, parsed.notes, codes
 
@@ -400,9 +511,10 @@ class _Log:
     _CODED = ("user", "item", "event")
     _NUMERIC = ("rating", "quantity")
 
-    def __init__(self, columns: dict[str, str], hash_rows: bool):
+    def __init__(self, columns: dict[str, str], hash_rows: bool, file_bytes: int = 0):
         self.columns = columns
         self.hash_rows = hash_rows
+        self.file_bytes = file_bytes  # the file's size, to foresee its rows from the first chunk's
         self.reset()
 
     def reset(self) -> None:
@@ -413,23 +525,44 @@ class _Log:
         self.parts = {"hash": _Column(np.uint64, 0), **{r: _Column(np.float32, np.nan) for r in self._NUMERIC}}
         self.not_numbers = {r: 0 for r in self._NUMERIC}
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, batch) -> None:
+        """Add a chunk: an arrow record batch of the file's columns as raw text.
+
+        The reader's chunks are small (a megabyte of text), which is also what numpy works on best:
+        the arrays of a chunk stay in the processor's cache from one step to the next.
+        """
+        raw = {name: text_columns.as_text(column) for name, column in zip(batch.schema.names, batch.columns)}
+        if self.chunks == 0 and self.file_bytes and batch.num_rows:
+            # a CSV row takes its text plus a separator per field; room for a tenth more rows than foreseen
+            line = sum(_text_bytes(values) for values in raw.values()) / batch.num_rows + len(raw)
+            self._expect(int(1.1 * self.file_bytes / line))
+        hashes: dict[str, np.ndarray] = {}  # the raw values' hashes, per column, for the row hashes
         for role, coder in self.coders.items():
-            coder.add(clean_text(frame[self.columns[role]]))
+            coder.add_raw(raw[self.columns[role]])
         if self.times is not None:
-            self.times.add(clean_text(frame[self.columns["timestamp"]]))
+            column = self.columns["timestamp"]
+            hashes[column] = self.times.add(raw[column], hashes=self.hash_rows)
         for role in self._NUMERIC:
             if role in self.columns:
-                text = clean_text(frame[self.columns[role]])
-                numbers = pd.to_numeric(text, errors="coerce")
-                self.not_numbers[role] += int((numbers.isna() & text.notna()).sum())
-                self.parts[role].append(numbers.to_numpy(dtype=np.float32, na_value=np.nan))
+                text = text_columns.clean(raw[self.columns[role]])
+                numbers = _numbers(text)
+                self.not_numbers[role] += int((np.isnan(numbers) & _present(text)).sum())
+                self.parts[role].append(numbers.astype(np.float32))
         if self.hash_rows:
-            self.parts["hash"].append(row_hashes(frame))
-        self.rows += len(frame)
+            self.parts["hash"].append(text_columns.combine_hashes(
+                [hashes[name] if name in hashes else text_columns.text_hashes(values) for name, values in raw.items()]
+            ))
+        self.rows += batch.num_rows
         self.chunks += 1
         if self.chunks % _TRIM_EVERY == 0:
             _release_free_memory()
+
+    def _expect(self, rows: int) -> None:
+        columns = [*self.parts.values(), *(coder._codes for coder in self.coders.values())]
+        if self.times is not None:
+            columns += [self.times.seconds, self.times.numbers, self.times.spellings, self.times.text._codes]
+        for column in columns:
+            column.expect(rows)
 
     def take(self, part: str) -> np.ndarray:
         """A numeric column ("rating", "quantity") or the row hashes; the log lets go of it."""
@@ -561,10 +694,7 @@ class _Cleaner:
         numeric = {role: kept(self.log.take(role)) for role in ("rating", "quantity") if role in self.columns}
         self.keep = None
         time_range = (_iso(seconds.min()), _iso(seconds.max())) if "timestamp" in self.columns else (None, None)
-        # lexsort is stable, so events of one user at the same time keep their file order
-        order = np.lexsort((seconds, users))
-        if len(order) < np.iinfo(np.int32).max:
-            order = order.astype(np.int32)  # half the memory for the gathers below
+        order = _user_time_order(users, seconds)  # events of one user at the same time keep file order
         user_column = users[order].astype(np.int32, copy=False)
         del users
         item_column = items[order].astype(np.int32, copy=False)
@@ -622,6 +752,48 @@ def _malloc_trim():
         return None
 
 
+def _user_time_order(users: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """The stable order by user, then time: ``np.lexsort((seconds, users))``, as int32 when it fits.
+
+    Each key is packed with its row number into one uint64 and sorted (numpy sorts plain integers
+    several times faster than it sorts indices): by time first, unless the file is in time order
+    already, then by user. Keys too wide to pack fall back to lexsort.
+    """
+    n = len(users)
+    index_type = np.int32 if n < np.iinfo(np.int32).max else np.int64  # half the memory for the gathers
+    row_bits = max(int(n - 1).bit_length(), 1)
+    span = int(seconds.max()) - int(seconds.min()) if n else 0
+    if max(span, int(users.max()) if n else 0).bit_length() + row_bits > 64:
+        return np.lexsort((seconds, users)).astype(index_type)
+    order = None
+    if n and not bool((seconds[1:] >= seconds[:-1]).all()):
+        order = _sorted_rows(seconds, int(seconds.min()), row_bits, index_type)
+    position = _sorted_rows(users, 0, row_bits, index_type, order)
+    if order is None:
+        return position
+    for start in range(0, n, 1 << 20):  # order[position], in place, a block at a time
+        position[start : start + (1 << 20)] = order[position[start : start + (1 << 20)]]
+    return position
+
+
+def _sorted_rows(keys: np.ndarray, lowest: int, row_bits: int, index_type, take=None) -> np.ndarray:
+    """Rows in the stable order of ``keys`` (of ``keys[take]`` when given): (key - lowest, row)
+    packed into uint64s and sorted in place."""
+    n = len(keys)
+    packed = np.empty(n, dtype=np.uint64)
+    low = np.uint64((1 << row_bits) - 1)
+    for start in range(0, n, 1 << 20):  # in blocks: no full-size temporaries beside the packed keys
+        block = keys[start : start + (1 << 20)] if take is None else keys[take[start : start + (1 << 20)]]
+        block = block.astype(np.int64) - lowest
+        packed[start : start + len(block)] = (block.astype(np.uint64) << np.uint64(row_bits)) | np.arange(
+            start, start + len(block), dtype=np.uint64)
+    packed.sort()
+    rows = np.empty(n, dtype=index_type)
+    for start in range(0, n, 1 << 20):
+        rows[start : start + (1 << 20)] = packed[start : start + (1 << 20)] & low
+    return rows
+
+
 def _compact(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The codes still in use (ascending) and every row's new code among them, 0..n-1 (int32)."""
     used = np.zeros(int(codes.max()) + 1, dtype=bool)
@@ -649,9 +821,40 @@ def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
 
 def _arrow_text(values):
     """Text values as an arrow large_string array (no copy for pandas' arrow-backed str)."""
-    import pyarrow as pa
-
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.cast(pa.large_string())
     return pa.array(pd.Series(values, dtype="str").array).cast(pa.large_string())
+
+
+def _text_bytes(values) -> int:
+    """Bytes of text in an arrow string array."""
+    return int(pc.sum(pc.binary_length(values)).as_py() or 0)
+
+
+def _present(values) -> np.ndarray:
+    return values.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _pandas_text(values) -> pd.Series:
+    """Arrow text as the pandas Series of text (missing where null) the pandas readers take."""
+    return values.to_pandas()
+
+
+def _numbers(text) -> np.ndarray:
+    """``pd.to_numeric`` of arrow text as float64 (NaN where not a number); whole numbers are read in arrow."""
+    whole = text_columns.integers(text)
+    if whole is not None:
+        return whole
+    return pd.to_numeric(_pandas_text(text), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _distinct_spellings(seconds: np.ndarray, spellings: np.ndarray, chunk_starts: list[int]) -> int:
+    """Distinct values read by ``text_columns.iso_seconds``, counted per chunk and summed."""
+    total = 0
+    for start, end in zip(chunk_starts, chunk_starts[1:] + [len(spellings)]):
+        rows = start + np.flatnonzero(spellings[start:end] >= 0)
+        total += len(pd.unique(seconds[rows].astype(np.int64) * 4 + spellings[rows]))
+    return total
 
 
 def _fits_int32(seconds: np.ndarray) -> bool:

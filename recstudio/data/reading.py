@@ -172,9 +172,10 @@ def read_table(path, *, nrows: int | None = None) -> tuple[pd.DataFrame, dict]:
     return frame, info
 
 
-def read_chunks(source: Source, consume: Callable[[pd.DataFrame], None], *, reset: Callable[[], None],
+def read_chunks(source: Source, consume: Callable[["pa.RecordBatch"], None], *, reset: Callable[[], None],
                 progress: Callable[[float], None] | None = None) -> ReadStats:
-    """Feed the table to ``consume`` in chunks of raw text columns, keeping memory to one chunk.
+    """Feed the table to ``consume`` in chunks of raw text columns (arrow record batches of strings,
+    null where a cell is empty or NA-like), keeping memory to one chunk.
 
     ``reset`` is called before a read starts over (a later chunk turned out not to be UTF-8,
     or pyarrow could not parse the file and pandas tries instead).
@@ -219,7 +220,7 @@ def _stream_csv_arrow(source, encoding, consume, progress) -> ReadStats:
     read_options = pacsv.ReadOptions(
         encoding="utf8" if encoding.startswith("utf-8") else encoding,  # pyarrow drops a UTF-8 BOM itself
         block_size=_BLOCK_BYTES, column_names=list(source.columns),
-        skip_rows=1 + source.blank_lines, use_threads=False,
+        skip_rows=1 + source.blank_lines, use_threads=True,
     )
     parse_options = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True,
                                        invalid_row_handler=skip_malformed)
@@ -235,9 +236,8 @@ def _stream_csv_arrow(source, encoding, consume, progress) -> ReadStats:
         reader = pacsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
                                 convert_options=convert_options)
         for batch in reader:
-            frame = batch.to_pandas()
-            stats.rows += len(frame)
-            consume(frame)
+            stats.rows += batch.num_rows
+            consume(batch)
             if progress:
                 progress(min(raw.tell() / source.size, 1.0))
     except pa.ArrowInvalid as exc:
@@ -258,7 +258,7 @@ def _stream_csv_pandas(source, encoding, consume, progress) -> ReadStats:
             chunks = pd.read_csv(raw, chunksize=_CHUNK_ROWS, encoding=encoding, **_pandas_options(source))
             for frame in chunks:
                 stats.rows += len(frame)
-                consume(frame)
+                consume(_record_batch(frame))
                 if progress:
                     progress(min(raw.tell() / source.size, 1.0))
         except UnicodeDecodeError:
@@ -380,10 +380,17 @@ def _stream_parquet(source, consume, progress) -> ReadStats:
     total = pq.ParquetFile(source.path).metadata.num_rows
     for frame in _parquet_batches(source, _CHUNK_ROWS):
         stats.rows += len(frame)
-        consume(frame)
+        consume(_record_batch(frame))
         if progress:
             progress(stats.rows / total)
     return stats
+
+
+def _record_batch(frame: pd.DataFrame):
+    """A chunk read by pandas as the arrow record batch of text ``read_chunks`` hands on."""
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
 
 def _existing_file(path) -> Path:

@@ -32,6 +32,11 @@ class SASRecConfig:
     heads: int = setting(2, "Attention heads per block (must divide hidden).", min=1, max=16)
     max_len: int = setting(50, "Most recent events the model reads.", min=2, max=1000)
     dropout: float = setting(0.2, "Dropout on embeddings, attention and feed-forward layers.", min=0.0, max=0.9)
+    loss: str = setting("full", "full: softmax over every item (exact; its memory grows with the catalogue). "
+                        "sampled: softmax over the target and `negatives` items drawn by popularity for each "
+                        "batch, corrected by log Q (for catalogues of 10^5-10^6 items).", choices=("full", "sampled"))
+    negatives: int = setting(1024, "Items drawn for each batch as negatives when the loss is sampled (all items "
+                             "when there are no more than this).", min=1, max=10_000_000)
 
     def __post_init__(self):
         if self.heads >= 1 and self.hidden % self.heads:
@@ -39,6 +44,8 @@ class SASRecConfig:
                 f"hidden ({self.hidden}) must be a multiple of heads ({self.heads}); e.g. hidden "
                 f"{self.hidden - self.hidden % self.heads or self.heads} or heads 1."
             )
+        if self.loss not in ("full", "sampled"):
+            raise RecStudioError(f"Setting 'loss' must be full or sampled; got {self.loss!r}.")
 
 
 @dataclass
@@ -91,7 +98,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec("itemknn", "recstudio.models.itemknn", "ItemKNN", ItemKNNConfig,
                   "Item-to-item cosine similarity on co-occurrence, summed over the history.", trainable=False),
         ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,
-                  "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss."),
+                  "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss (or a "
+                  "log-Q-corrected sampled softmax for large catalogues)."),
         ModelSpec("sasrec-lm", "recstudio.models.sasrec_lm", "SASRecLM", SASRecLMConfig,
                   "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
                   "(UniSRec-style adaptor); items never seen in training are placed by their text.",

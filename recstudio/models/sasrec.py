@@ -1,4 +1,12 @@
-"""SASRec: causal self-attention over the most recent items, scored against all items."""
+"""SASRec: causal self-attention over the most recent items, scored against all items.
+
+Training is a softmax over every item at every position (``loss="full"``), or, for large catalogues,
+a sampled softmax (``loss="sampled"``): each batch draws ``negatives`` items by training popularity,
+shared by all its positions; a position's softmax runs over its target and those negatives (less any
+that is the target itself), each negative's logit less the log of its expected count in the draw
+(log Q). The negatives then estimate the sum over all other items, so the loss and its gradient
+approach the full softmax's as the draw grows (Bengio & Senecal 2008; Jean et al. 2015).
+"""
 
 from __future__ import annotations
 
@@ -84,6 +92,16 @@ class SASRec(Recommender):
         self.item_embedding = nn.Embedding(n_items + 1, config.hidden, padding_idx=0)
         self.encoder = SequenceEncoder(config.hidden, config.layers, config.heads, config.max_len, config.dropout)
         self.apply(_init_weights)
+        # log of each item's probability of being drawn as a negative (set by fit_statistics)
+        self._log_p: np.ndarray | None = None
+        self._cdf: np.ndarray | None = None
+
+    def fit_statistics(self, train_indptr: np.ndarray, train_items: np.ndarray) -> None:
+        """Negatives are drawn by training popularity, plus one event for every item, so that every
+        item can be drawn (the negatives estimate the sum over all items only then)."""
+        weights = np.bincount(train_items, minlength=self.n_items).astype(np.float64) + 1.0
+        p = weights / weights.sum()
+        self._log_p, self._cdf = np.log(p), np.cumsum(p)
 
     def item_table(self) -> torch.Tensor:
         """[n_items + 1, H] vectors used both as inputs and as the output scoring table."""
@@ -95,14 +113,59 @@ class SASRec(Recommender):
 
     def make_batch(self, sequences: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         seq = torch.from_numpy(sequences)
-        return {"histories": seq[:, :-1], "targets": seq[:, 1:]}
+        batch = {"histories": seq[:, :-1], "targets": seq[:, 1:]}
+        if self.config.loss == "sampled":
+            batch.update(self.draw_negatives(rng))
+        return batch
+
+    def draw_negatives(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """The batch's shared negatives (item indices, with repeats) and log Q of each: the log of how
+        many times the draw is expected to hold that item.
+
+        With as many negatives as items, every item is a negative once (log Q = 0): the sampled
+        softmax is then exactly the full one.
+        """
+        k = int(self.config.negatives)
+        if k >= self.n_items:
+            negatives = np.arange(self.n_items)
+            log_q = np.zeros(self.n_items, dtype=np.float32)
+        else:
+            if self._cdf is None:  # no statistics: uniform
+                self._log_p = np.full(self.n_items, -np.log(self.n_items))
+                self._cdf = np.arange(1, self.n_items + 1) / self.n_items
+            negatives = np.minimum(np.searchsorted(self._cdf, rng.random(k), side="right"), self.n_items - 1)
+            log_q = (np.log(k) + self._log_p[negatives]).astype(np.float32)
+        return {"negatives": torch.from_numpy(negatives.astype(np.int64)), "negative_log_q": torch.from_numpy(log_q)}
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.sequence_loss(self.hidden_states(batch["histories"]), batch, self.item_table())
+
+    def sequence_loss(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor], table: torch.Tensor,
+                      excluded: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy of the next item at every position that has one.
+
+        ``hidden`` [B, L, H] are the states over ``batch["histories"]``, ``table`` [n_items + 1, H] the
+        items' vectors (row 0: padding); ``excluded`` [n_items] marks items that are never candidates.
+        The softmax runs over every item, or, when the batch has negatives, over the target and the
+        negatives, each negative's logit less its log Q, less any negative that is the position's target.
+        """
         histories, targets = batch["histories"], batch["targets"]
-        hidden = self.hidden_states(histories)
         mask = (targets > 0) & (histories > 0)
-        logits = hidden[mask] @ self.item_table()[1:].T
-        return F.cross_entropy(logits.float(), targets[mask] - 1)
+        hidden, items = hidden[mask], table[1:]
+        if "negatives" not in batch:
+            logits = (hidden @ items.T).float()
+            if excluded is not None:
+                logits = logits.masked_fill(excluded, float("-inf"))
+            return F.cross_entropy(logits, targets[mask] - 1)
+        wanted = targets[mask] - 1
+        negatives = batch["negatives"]
+        positive = (hidden * items[wanted]).sum(-1).float()
+        negative = (hidden @ items[negatives].T).float() - batch["negative_log_q"]
+        negative = negative.masked_fill(negatives.unsqueeze(0) == wanted.unsqueeze(1), float("-inf"))
+        if excluded is not None:
+            negative = negative.masked_fill(excluded[negatives], float("-inf"))
+        logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
+        return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
 
     def score(self, histories: torch.Tensor) -> torch.Tensor:
         return self.hidden_states(histories)[:, -1] @ self.item_table()[1:].T

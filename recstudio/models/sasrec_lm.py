@@ -94,6 +94,7 @@ class SASRecLM(SASRec):
         return cls(config, n_items, item_text=state["item_text"])
 
     def fit_statistics(self, train_indptr: np.ndarray, train_items: np.ndarray) -> None:
+        super().fit_statistics(train_indptr, train_items)  # what negatives are drawn from
         seen = np.bincount(train_items, minlength=self.n_items) > 0
         self.trained_items.copy_(torch.from_numpy(np.concatenate([[False], seen])))
 
@@ -112,15 +113,12 @@ class SASRecLM(SASRec):
         return (gate * ids + (1 - gate) * text) * real
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        histories, targets = batch["histories"], batch["targets"]
+        histories = batch["histories"]
         table = self.item_table()  # once per step: id dropout must hide the same items in and out
         hidden = self.encoder(F.embedding(histories, table), histories)
-        mask = (targets > 0) & (histories > 0)
-        logits = (hidden[mask] @ table[1:].T).float()
         # items without training events are not in the training catalogue at all: pushing them down
         # as negatives would teach the adaptor to bury exactly the items text is there to place
-        logits = logits.masked_fill(~self.trained_items[1:], float("-inf"))
-        return F.cross_entropy(logits, targets[mask] - 1)
+        return self.sequence_loss(hidden, batch, table, excluded=~self.trained_items[1:])
 
     def score(self, histories: torch.Tensor) -> torch.Tensor:
         table = self.item_table()

@@ -575,7 +575,16 @@ def _run_record(row: dict) -> RunRecord:
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path)
+    options = {}
+    if path.name == "interactions.parquet":
+        # The coded events are written uncompressed and plain (dictionaries only for categorical
+        # columns): read back memory-mapped they cost little more than a copy. 10M events: written
+        # in 0.3 s, read in 0.2 s (snappy: 0.6 s and 0.6 s), 155 MB on disk instead of 80 MB.
+        import pandas as pd
+
+        options = {"compression": None, "use_dictionary": [
+            str(c) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)] or False}
+    frame.to_parquet(path, **options)
 
 
 def _write_dataset_files(dataset: Dataset, folder: Path) -> None:
@@ -592,7 +601,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    frame = pd.read_parquet(path)
+    frame = pd.read_parquet(path, memory_map=True)
     # pandas 3 reads all text back as `str`; give `object` back to the columns that had it.
     columns = (pq.read_schema(path).pandas_metadata or {}).get("columns", [])
     for col in columns:
@@ -606,7 +615,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
 def _read_ids(path: Path) -> np.ndarray:
     import pandas as pd
 
-    return pd.read_parquet(path)["id"].to_numpy(dtype=object)
+    return pd.read_parquet(path, memory_map=True)["id"].to_numpy(dtype=object)
 
 
 def _pid_alive(pid: int) -> bool:
