@@ -134,3 +134,32 @@ def test_runner_is_free_when_the_result_arrives(qtbot, runner):
     with qtbot.waitSignal(runner.finished, timeout=10000, check_params_cb=lambda name: name == "Next"):
         runner.start("First", counting_job, 1)
     assert started_next == [True]
+
+
+def _priorities(cancelled):
+    """The job thread's nice value, and that of a thread it starts (as torch's intra-op pool is)."""
+    import os
+    import threading
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    child = {}
+    t = threading.Thread(target=lambda: child.setdefault("nice", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    t.start()
+    t.join()
+    yield Batch(())
+    return own, child["nice"]
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_jobs_run_below_the_gui_thread_so_training_cannot_starve_the_window(qtbot, runner):
+    import os
+    import threading
+
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    results = []
+    runner.result.connect(lambda name, value: results.append(value))
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        runner.start("Priorities", _priorities)
+    own, child = results[0]
+    assert own > gui and child == own
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the window's thread is untouched
