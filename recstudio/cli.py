@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     except RecStudioError as exc:
         print(f"recstudio: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`recstudio runs list | head -1`): not an error of ours; keep Python's
+        # exit-time flush of stdout from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,3 +109,12 @@ def test_error_from_a_real_process_has_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "recstudio.cli", "import", str(tmp_path / "nope.csv"),
                              "--workspace", str(tmp_path / "ws.sqlite")], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path):
+    # `recstudio runs list | head -1`: the reader leaves early; the command must end quietly
+    proc = subprocess.Popen([sys.executable, "-m", "recstudio.cli", "runs", "list", "--workspace",
+                             str(tmp_path / "ws.sqlite")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err, err.decode()
