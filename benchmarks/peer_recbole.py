@@ -176,7 +176,7 @@ def run_ours(data: Path, workspace: Path, device: str):
             print(f"  ours epoch {event.epoch}: valid NDCG@10 {event.metrics['NDCG@10']:.4f} ({event.elapsed:.0f} s)",
                   file=sys.stderr, flush=True)
     with Workspace(str(workspace)) as ws:
-        seen_excluded = evaluate_run(ws, outcome.run_id, device=device).metrics
+        seen_excluded = evaluate_run(ws, outcome.run_id, device=device)[1].metrics
     return outcome, validations, started, seen_excluded
 
 

@@ -206,9 +206,9 @@ class KnowledgeView(QWidget):
         self.plot.setLabel("bottom", f"PC 1 ({a:.0%} of the variance)")
         self.plot.setLabel("left", f"PC 2 ({b:.0%})")
         self.plot.enableAutoRange()
-        coloured = "coloured by category; " if colours else "(the catalogue has no category column); "
-        self.status.setText(f"{len(item_map.titles):,} items, encoded by {item_map.encoder or 'the text encoder'}, "
-                            f"{coloured}hover a point for its item, click it for its nearest neighbours.")
+        coloured = ", coloured by category" if colours else " (one colour: the catalogue has no category column)"
+        self.status.setText(f"{len(item_map.titles):,} items encoded by {item_map.encoder or 'the text encoder'}"
+                            f"{coloured}. Hover a point for its item; click it for its nearest neighbours.")
 
     def _tip(self, x, y, data) -> str:
         if self.map is None:
