@@ -175,9 +175,9 @@ def run_ours(data: Path, workspace: Path, device: str):
             validations.append({"epoch": event.epoch, "seconds": event.elapsed, "NDCG@10": event.metrics["NDCG@10"]})
             print(f"  ours epoch {event.epoch}: valid NDCG@10 {event.metrics['NDCG@10']:.4f} ({event.elapsed:.0f} s)",
                   file=sys.stderr, flush=True)
-    with Workspace(str(workspace)) as ws:
-        seen_excluded = evaluate_run(ws, outcome.run_id, device=device)[1].metrics
-    return outcome, validations, started, seen_excluded
+    with Workspace(str(workspace)) as ws:  # the test on RecBole's protocol: seen items ranked too
+        seen_ranked = evaluate_run(ws, outcome.run_id, device=device, exclude_seen=False)[1].metrics
+    return outcome, validations, started, seen_ranked
 
 
 def time_to_reach(validations: list[dict], score: float) -> float | None:
@@ -218,9 +218,9 @@ def main(argv=None) -> int:
         print(f"Same split: all {len(our_test):,} users have the same test item in both.", file=sys.stderr)
 
         print("RecStudio: SASRec with its defaults…", file=sys.stderr, flush=True)
-        outcome, ours_valid, started, ours_seen_excluded = run_ours(data, workspace, args.device)
+        outcome, ours_valid, started, ours_test = run_ours(data, workspace, args.device)
 
-    ours_test = outcome.metrics["test"]
+    ours_seen_excluded = outcome.metrics["test"]  # RecStudio's own default protocol
     r_epochs = len(theirs["validations"])
     r_best = max(theirs["validations"], key=lambda v: v["NDCG@10"])
     r_time_to_best = r_best["seconds"]
