@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="one rank of a torchrun job: torchrun --nproc_per_node=N -m recstudio train ... --distributed "
                         "(DDP; gloo on CPU, NCCL on GPU; rank 0 writes the workspace)")
+    p.add_argument("--teacher", metavar="RUN",
+                   help="distil: the student (sasrec) also learns the soft targets of this trained run, on its "
+                        "dataset and split (DATA may be left out)")
+    p.add_argument("--temperature", type=float, metavar="T",
+                   help="with --teacher: softmax temperature of the soft targets (default 2; also --set temperature=T)")
+    p.add_argument("--alpha", type=float, metavar="A",
+                   help="with --teacher: weight of the soft targets, 0-1 (default 0.5; also --set alpha=A)")
     p.set_defaults(handler=cmd_train)
 
     runs = sub.add_parser("runs", help="list or show training runs")
@@ -134,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--history", help="comma-separated item ids, oldest first (may be empty: \"\")")
     who.add_argument("--all-users", action="store_true",
                      help="every user's top-K, written in batches to --output (CSV: user_id, rank, item_id, title, score)")
+    who.add_argument("--query", metavar="TEXT",
+                     help="interests in words, for a user with no history (text-aware runs such as sasrec-lm): "
+                          "items whose text matches, lifted by what the model predicts after the closest matches")
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     p.add_argument("--keep-seen", action="store_true", help="allow items already in the history")
     p.add_argument("--output", metavar="FILE.csv", help="with --all-users: the CSV file to write")
@@ -142,6 +152,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diversity", type=float, metavar="λ",
                    help="re-rank for variety (MMR over categories or item vectors): 0 = model order, 1 = most varied")
     p.set_defaults(handler=cmd_recommend)
+
+    p = sub.add_parser("quantise", parents=[common],
+                       help="a new run holding RUN's model with its Linear layers in int8 (dynamic quantisation, for "
+                            "CPU inference); reports its size and tests it")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--no-test", action="store_true", help="do not test the int8 copy on the run's split")
+    p.set_defaults(handler=cmd_quantise)
+
+    p = sub.add_parser("update", parents=[common],
+                       help="append new events (and catalogue items) to RUN's dataset as a new version and fine-tune "
+                            "RUN on them for a bounded number of steps, as a new run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("new_events", metavar="NEW_EVENTS", help="CSV/TSV/Parquet file of new events (columns as in the "
+                                                          "original file, or guessed)")
+    _add_import_options(p)
+    p.add_argument("--steps", type=int, default=200, help="most fine-tuning steps (default 200)")
+    p.add_argument("--replay", type=float, default=3.0,
+                   help="old user sequences replayed per touched one, against forgetting (default 3)")
+    p.add_argument("--lr", type=float, help="learning rate (default: half the run's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=cmd_update)
 
     p = sub.add_parser("explain", parents=[common], help="which history events drove one recommendation (Shapley)")
     p.add_argument("run", metavar="RUN")
@@ -272,7 +305,15 @@ def cmd_train(args) -> int:
             raise RecStudioError("Give either DATA or --sample, not both.")
         interactions, catalogue = sample_paths()
         data, items = str(interactions), items or str(catalogue)
-    if not data:
+    settings = _parse_settings(args.set)
+    distill = {}
+    if args.teacher is not None:
+        # temperature and alpha belong to the distillation, not the student: --set is accepted for them too
+        distill = {key: settings.pop(key) for key in ("temperature", "alpha") if key in settings}
+        distill.update({k: v for k, v in (("temperature", args.temperature), ("alpha", args.alpha)) if v is not None})
+    elif args.temperature is not None or args.alpha is not None:
+        raise RecStudioError("--temperature and --alpha go with --teacher RUN.")
+    if not data and args.teacher is None:
         raise RecStudioError("Nothing to train on: give a CSV path, an imported dataset name, or --sample.")
     roles, options = _import_settings(args)
     train_config = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
@@ -283,7 +324,7 @@ def cmd_train(args) -> int:
             raise RecStudioError("--cold-fraction goes with --split cold-items.")
         split_options["cold_fraction"] = args.cold_fraction
     request = TrainRequest(
-        data=data, items=items, model=args.model, model_config=_parse_settings(args.set),
+        data=data or "", items=items, model=args.model, model_config=settings, teacher=args.teacher, distill=distill,
         train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,
         device=args.device, workspace=args.workspace, roles=roles, import_options=options,
         split_options=split_options, distributed=args.distributed,
@@ -430,6 +471,8 @@ def cmd_recommend(args) -> int:
         return _recommend_all_users(args)
     if args.output or args.pseudonymise:
         raise RecStudioError("--output and --pseudonymise go with --all-users.")
+    if args.query is not None:
+        return _recommend_query(args)
     history = None
     if args.history is not None:
         history = [h.strip() for h in args.history.split(",") if h.strip()]
@@ -450,6 +493,63 @@ def cmd_recommend(args) -> int:
                                                    if rec.source == "popularity" else "") + ":"]
     lines += [f"{n:>3}. {it['item_id']:<12} {it['score']:>9.4f}  {it['title']}" for n, it in enumerate(rec.items, 1)]
     _print(args, payload, "\n".join(lines))
+    return 0
+
+
+def _recommend_query(args) -> int:
+    from recstudio.runs import recommend_query
+    from recstudio.workspace import Workspace
+
+    if args.diversity is not None or args.keep_seen:
+        raise RecStudioError("--diversity and --keep-seen go with --user or --history, not --query.")
+    with Workspace(args.workspace) as ws:
+        rec = recommend_query(ws, args.run, args.query, k=args.k)
+    payload = {"user": None, "query": args.query, "source": rec.source, "items": rec.items, "seeds": rec.history}
+    lines = [f"Top {len(rec.items)} for the query {args.query!r}:"]
+    lines += [f"{n:>3}. {it['item_id']:<12} {it['score']:>9.4f}  {it['title']}" for n, it in enumerate(rec.items, 1)]
+    _print(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_quantise(args) -> int:
+    from recstudio.derived import quantise_run
+    from recstudio.workspace import Workspace
+
+    with Workspace(args.workspace) as ws:
+        q = quantise_run(ws, args.run, evaluate=not args.no_test)
+    test = q.metrics.get("test") or {}
+    text = (f"Run {q.run_id}: run {q.parent_run} ({q.model}) with {len(q.layers)} Linear layers in int8 (dynamic "
+            f"quantisation). Weights on disk {q.size_bytes / 1e6:.2f} MB (float: {q.parent_size_bytes / 1e6:.2f} MB), "
+            f"{q.parameters:,} parameters.")
+    if test:
+        text += "\nTest: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in test)
+    _print(args, {"run_id": q.run_id, "parent_run": q.parent_run, "model": q.model, "layers": q.layers,
+                  "size_bytes": q.size_bytes, "parent_size_bytes": q.parent_size_bytes, "parameters": q.parameters,
+                  "metrics": {"test": test}, "seconds": round(q.seconds, 2)}, text)
+    return 0
+
+
+def cmd_update(args) -> int:
+    from recstudio.derived import UpdateRequest, update_run, update_summary
+
+    roles, options = _import_settings(args)
+    request = UpdateRequest(run=args.run, events=args.new_events, items=args.items, steps=args.steps, replay=args.replay,
+                            lr=args.lr, seed=args.seed, roles=roles, import_options=options, device=args.device,
+                            workspace=args.workspace)
+    stop = _GracefulStop()
+    reporter = _TrainReporter(quiet=args.quiet)
+    with stop:
+        gen = update_run(request, cancelled=stop.requested)
+        while True:
+            try:
+                reporter.show(next(gen))
+            except StopIteration as done:
+                result = done.value
+                break
+    payload = result.to_dict()
+    if result.outcome is not None:
+        payload["run_id"] = result.outcome.run_id
+    _print(args, payload, update_summary(result))
     return 0
 
 

@@ -52,6 +52,10 @@ class TrainRequest:
     # Continue this run (interrupted, cancelled or failed) from the state saved at its last finished
     # epoch, with its own data and settings; the fields above other than workspace and device are ignored
     resume: int | str | None = None
+    # Distillation (recstudio.training.distill): a trained run whose scores the student also learns from,
+    # on the teacher's dataset and split (``data`` may then be empty); distill: temperature and alpha
+    teacher: int | str | None = None
+    distill: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +144,9 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         return (yield from _resume_run(request, cancelled))
     train_config = _train_config(request.train_config)
     config = model_config(request.model, request.model_config)  # bad settings fail before any work
+    distill = None
+    if request.teacher is not None:
+        distill = _distill_settings(request)
     ddp = None
     if request.distributed:
         from recstudio.training.ddp import init_from_env
@@ -150,12 +157,18 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     if not main:
         ddp.barrier()  # rank 0 imports the data and encodes item text first; the others then reuse both
     with Workspace(request.workspace) as workspace:
-        record = resolve_dataset(workspace, request.data, request.items, request.roles, request.import_options,
-                                 progress=import_progress)
+        teacher = _load_teacher(workspace, request.teacher) if distill is not None else None
+        if teacher is not None and not request.data:  # the student learns on the teacher's dataset
+            record = workspace.dataset_record(teacher[0].dataset_id)
+        else:
+            record = resolve_dataset(workspace, request.data, request.items, request.roles, request.import_options,
+                                     progress=import_progress)
         dataset = workspace.load_dataset(record.id)
         yield Stage("import", 1.0, f"Dataset {record.name!r}: {dataset.n_users} users, {dataset.n_items} items, "
                                    f"{dataset.n_events} events")
         split_options = dict(request.split_options or {})
+        if teacher is not None:
+            _check_teacher(teacher, dataset, record, request.split, split_options)
         split = make_split(dataset, request.split, **split_options)
         item_text = None
         uses_text = model_spec(request.model).uses_item_text
@@ -174,6 +187,8 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
             run_config["item_text"] = item_text.summary()
         if ddp is not None:
             run_config["distributed"] = {"world_size": ddp.world_size, "backend": ddp.backend}
+        if teacher is not None:
+            run_config["distill"] = {"teacher_run": teacher[0].id, "teacher_model": teacher[0].model, **distill}
         run = workspace.create_run(record.id, request.model, run_config, split=request.split, device=request.device)
         if ddp is not None:
             ddp.broadcast(run.id)
@@ -185,14 +200,66 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         seed_everything(train_config.seed)  # the seed also fixes the initial weights, so a run can be repeated
         model = create_model(request.model, dataset.n_items, config,
                              item_text=item_text.vectors if item_text is not None else None)
+        if teacher is not None:
+            from recstudio.training.distill import Distillation
+
+            model = Distillation(model, teacher[1], **distill)
         return (yield from _fit_and_record(workspace, run, record.name, dataset, split, model, train_config,
                                            item_text, device, cancelled, ddp))
 
 
+def _distill_settings(request: TrainRequest) -> dict[str, float]:
+    """Checked temperature and alpha of a distillation request (user errors before any work)."""
+    from recstudio.models import model_class
+    from recstudio.models.sasrec import SASRec
+    from recstudio.training.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_settings
+
+    if request.distributed:
+        raise RecStudioError("Distillation runs in one process; leave out --distributed.")
+    unknown = set(request.distill or {}) - {"temperature", "alpha"}
+    if unknown:
+        raise RecStudioError(f"Unknown distillation setting(s) {', '.join(sorted(unknown))}; "
+                             "they are temperature and alpha.")
+    if not issubclass(model_class(request.model), SASRec):
+        raise RecStudioError(f"A distilled student must be sasrec or sasrec-lm (a sequence model scored against an "
+                             f"item table), not {request.model!r}.")
+    values = {"temperature": DEFAULT_TEMPERATURE, "alpha": DEFAULT_ALPHA, **(request.distill or {})}
+    temperature, alpha = check_settings(values["temperature"], values["alpha"])
+    return {"temperature": temperature, "alpha": alpha}
+
+
+def _load_teacher(workspace, teacher_ref):
+    """``(run, model, meta)`` of a finished run to distil from (CPU, eval mode)."""
+    run = workspace.run(teacher_ref)
+    if run.status != "completed":
+        raise RecStudioError(f"Teacher run {run.id} is {run.status}; distil from a completed run.")
+    return load_run_model(workspace, run.id, device="cpu")
+
+
+def _check_teacher(teacher, dataset, record, split: str, split_options: dict) -> None:
+    """The student must see the teacher's items in the same order, and the same split: a teacher trained
+    on another split may have trained on the student's test events, and would leak them."""
+    run, model, meta = teacher
+    if model.n_items != dataset.n_items or [str(i) for i in dataset.item_ids] != [str(i) for i in meta["item_ids"]]:
+        raise RecStudioError(
+            f"Teacher run {run.id} was trained on dataset {run.dataset_name!r}, not on {record.name!r}; the student "
+            "must train on the teacher's dataset (give no DATA to use it)."
+        )
+    teacher_options = (run.config or {}).get("split_options") or {}
+    if run.split != split or teacher_options != split_options:
+        raise RecStudioError(
+            f"Teacher run {run.id} was trained on the {run.split} split{f' {teacher_options}' if teacher_options else ''}; "
+            "the student must use the same split (its test events would otherwise leak through the teacher): "
+            f"give --split {run.split}" + (" with the same options." if teacher_options else ".")
+        )
+
+
 def _fit_and_record(workspace, run, dataset_name: str, dataset, split, model, train_config, item_text, device,
-                    cancelled: Cancelled, ddp=None, resume: bool = False):
+                    cancelled: Cancelled, ddp=None, resume: bool = False, fit_split=None):
     """Train ``model`` for ``run`` (from scratch, or from its saved state with ``resume``), record the
-    curve as it grows, test the best checkpoint and finish the run; returns the :class:`RunOutcome`."""
+    curve as it grows, test the best checkpoint and finish the run; returns the :class:`RunOutcome`.
+    ``fit_split``: the split whose training part ``fit`` learns from, when it is not ``split``'s own
+    (an update trains on the sequences its new events touched; validation and test stay ``split``'s)."""
     import shutil
 
     from recstudio.evaluation import cold_metrics
@@ -210,7 +277,8 @@ def _fit_and_record(workspace, run, dataset_name: str, dataset, split, model, tr
     curve: list[dict] = []
     last_flush = time.monotonic()
     try:
-        gen = fit(model, split, train_config, device=device, checkpoint_dir=checkpoint_dir,
+        gen = fit(model, fit_split if fit_split is not None else split, train_config, device=device,
+                  checkpoint_dir=checkpoint_dir,
                   checkpoint_meta=meta, cancelled=cancelled, distributed=ddp,
                   state_dir=state_dir if model.trainable else None, resume=resume)
         while True:
@@ -305,6 +373,12 @@ def _resume_run(request: TrainRequest, cancelled: Cancelled):
                                      "it stays as it was.")
         model = create_model(run.model, dataset.n_items, config,
                              item_text=item_text.vectors if item_text is not None else None)
+        distill = (run.config or {}).get("distill")
+        if distill:  # a distilled student goes on learning from its teacher
+            from recstudio.training.distill import Distillation
+
+            teacher = _load_teacher(workspace, distill["teacher_run"])
+            model = Distillation(model, teacher[1], temperature=distill["temperature"], alpha=distill["alpha"])
         saved = json.loads((state_dir / "state.json").read_text())
         run = workspace.reopen_run(run.id, after_step=int(saved["step"]), device=request.device)
         return (yield from _fit_and_record(workspace, run, record.name, dataset, split, model, train_config,
@@ -478,6 +552,97 @@ def recommend(workspace, run_id, *, user: str | None = None, history: list[str] 
     return Recommendation(None, source, [{"item_id": item_ids[i], "title": titles[i], "score": v}
                                          for i, v in zip(ranked.tolist(), values.tolist())],
                           [item_ids[i] for i in items.tolist()])
+
+
+#: How many best text matches the model reads as a stand-in history for a query, and how much its
+#: scores count beside the text match (both as z-scores over the catalogue).
+QUERY_SEED_ITEMS = 5
+QUERY_MODEL_WEIGHT = 0.5
+
+
+def recommend_query(workspace, run_id, text: str, k: int = 10) -> Recommendation:
+    """Top-``k`` items for interests stated in words, for a user with no history (``source == "query"``).
+
+    For a run with text knowledge (sasrec-lm; any model carrying its items' text vectors as
+    ``item_text``):
+
+    1. the run's own text encoder embeds the query, which is placed among the items' text vectors
+       (cosine): what the words match;
+    2. the model reads the ``QUERY_SEED_ITEMS`` best matches as a stand-in history (best match most
+       recent) and scores every item: what people who chose those went on to choose;
+    3. score = z(text match) + ``QUERY_MODEL_WEIGHT`` * z(model), so the list stays on the query's
+       subject while the model lifts the well-liked, coherent items over obscure namesakes.
+
+    ``history`` holds the stand-in history. A model may instead answer ``query_scores(text)`` itself.
+    Runs that know items only by id are a user error.
+    """
+    import torch
+
+    _check_k(k)
+    text = (text or "").strip()
+    if not text:
+        raise RecStudioError("The query is empty; describe what you are interested in, e.g. \"space opera films\".")
+    run, model, meta = load_run_model(workspace, run_id, device="cpu")
+    item_ids = meta["item_ids"]
+    titles = meta.get("item_titles") or item_ids
+    if hasattr(model, "query_scores"):
+        with torch.no_grad():
+            scores = torch.as_tensor(model.query_scores(text), dtype=torch.float32).reshape(-1)
+        seeds = np.zeros(0, dtype=np.int64)
+    else:
+        item_text = getattr(model, "item_text", None)
+        if item_text is None or not hasattr(model.config, "encoder"):
+            raise RecStudioError(
+                f"Run {run.id} ({run.model}) has no text knowledge: it knows items only by id, so it cannot read a "
+                "query. Use a run of a text-aware model (sasrec-lm)."
+            )
+        query = _encode_query(model, meta, text)
+        with torch.no_grad():
+            vectors = torch.nn.functional.normalize(item_text[1:].float(), dim=-1)
+            match = vectors @ torch.nn.functional.normalize(query, dim=-1)
+            seeds = torch.topk(match, min(QUERY_SEED_ITEMS, model.n_items)).indices.flip(0).numpy()
+            _, preference = _score_history(model, seeds.astype(np.int64), np.zeros(model.n_items, np.float32))
+            scores = _zscore(match) + QUERY_MODEL_WEIGHT * _zscore(preference[0])
+    ranked, values, _ = _best_items(scores.unsqueeze(0), np.zeros(0, np.int64), k)
+    return Recommendation(None, "query", [{"item_id": item_ids[i], "title": titles[i], "score": v}
+                                          for i, v in zip(ranked.tolist(), values.tolist())],
+                          [item_ids[i] for i in seeds.tolist()],
+                          note=f"Items whose text matches {text!r}, lifted by what the model predicts after the "
+                               f"{len(seeds)} closest matches." if len(seeds) else "")
+
+
+_QUERY_ENCODER: dict = {}
+
+
+def _encode_query(model, meta: dict, text: str):
+    """The query's vector from the run's own text encoder (the one that made its items' vectors)."""
+    import torch
+
+    from recstudio.knowledge import TextEncoder
+
+    config = model.config
+    recorded = (meta.get("item_text") or {}).get("encoder") or {}
+    key = (config.encoder, config.pooling, int(recorded.get("max_length") or 128))
+    encoder = _QUERY_ENCODER.get(key)
+    if encoder is None:  # one kept loaded: the inspector asks query after query
+        encoder = TextEncoder(config.encoder, pooling=config.pooling, device="cpu", max_length=key[2])
+        _QUERY_ENCODER.clear()
+        _QUERY_ENCODER[key] = encoder
+    if recorded.get("identity") and encoder.identity != recorded["identity"]:
+        raise RecStudioError(
+            f"The run's text encoder has changed since it was trained (it was {recorded['identity']}, now "
+            f"{encoder.identity}); a query would land in another space. Restore that encoder or train the run again."
+        )
+    vector = torch.from_numpy(encoder.encode([text]))[0]
+    if vector.shape[0] != model.item_text.shape[1]:
+        raise RecStudioError(f"The text encoder gives {vector.shape[0]}-d vectors; the run's items have "
+                             f"{model.item_text.shape[1]}-d ones. Restore the run's encoder or train it again.")
+    return vector
+
+
+def _zscore(values):
+    values = values.float()
+    return (values - values.mean()) / values.std().clamp(min=1e-12)
 
 
 def recommend_all(workspace, run_id, *, k: int = 10, exclude_seen: bool = True, batch_size: int = 1024,

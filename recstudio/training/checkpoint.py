@@ -137,6 +137,10 @@ def load_checkpoint(directory: str | Path, device: str = "cpu"):
     config = model_config(meta["model"], meta["config"])
     state = load_file(str(Path(directory) / WEIGHTS), device="cpu")
     model = model_class(meta["model"]).from_state(config, meta["n_items"], state)
+    if meta.get("quantisation"):  # an int8 copy (recstudio.models.quantise): its Linear layers hold int8 tensors
+        from recstudio.models.quantise import int8_shells
+
+        int8_shells(model, meta["quantisation"]["layers"])
     model.load_state_dict(state)
     model.to(device).eval()
     return model, meta

@@ -1,0 +1,65 @@
+"""Models that stand in for another one during training: same name, settings, parameters and saved tensors.
+
+``fit()``, checkpoints and evaluation see the inner model through the wrapper; only what the wrapper
+overrides (the loss, the statistics) differs. Used by distillation and by updates with new events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from recstudio.models.base import Recommender
+
+
+class Wrapped(Recommender):
+    """Delegates the model contract to ``inner``; state_dict and load_state_dict are the inner model's, so a
+    checkpoint written through the wrapper loads as the inner model."""
+
+    def __init__(self, inner: Recommender):
+        super().__init__(inner.config, inner.n_items)
+        self.inner = inner
+        self.name = inner.name
+        self.trainable = inner.trainable
+
+    @property
+    def history_length(self) -> int:
+        return self.inner.history_length
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.inner.config_dict()
+
+    def state_dict(self, *args, **kwargs):
+        return self.inner.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state, strict: bool = True, assign: bool = False):
+        return self.inner.load_state_dict(state, strict=strict, assign=assign)
+
+    def fit_statistics(self, train_indptr, train_items) -> None:
+        self.inner.fit_statistics(train_indptr, train_items)
+
+    def make_batch(self, sequences, rng):
+        return self.inner.make_batch(sequences, rng)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.inner.loss(batch)
+
+    def score(self, histories: torch.Tensor) -> torch.Tensor:
+        return self.inner.score(histories)
+
+    def score_items(self, histories: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.inner.score_items(histories, items)
+
+
+class FixedStatistics(Wrapped):
+    """Learns its statistics (popularity for negatives, which items have training events) from the data it
+    is given here, not from what ``fit()`` trains on: an update trains on a sample of sequences, but the
+    items it has events for are those of the whole training split."""
+
+    def __init__(self, inner: Recommender, train_indptr, train_items):
+        super().__init__(inner)
+        inner.fit_statistics(train_indptr, train_items)
+
+    def fit_statistics(self, train_indptr, train_items) -> None:
+        pass
