@@ -228,6 +228,8 @@ class MainWindow(QMainWindow):
             runner.stop_and_wait()
         self.context.settings.setValue("window/geometry", self.saveGeometry())
         for page in self.pages.values():
+            if hasattr(page, "shutdown"):  # a page's own background work (the inspector's explanations)
+                page.shutdown()
             if hasattr(page, "save_settings"):
                 page.save_settings()
         self.context.close()

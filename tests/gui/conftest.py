@@ -38,3 +38,6 @@ def window(qtbot, tmp_path, settings):
     yield win
     if win.context.runner.busy:
         win.context.runner.stop_and_wait()
+    for page in win.pages.values():  # a page's own background work (the inspector's explanations)
+        if hasattr(page, "shutdown"):
+            page.shutdown()

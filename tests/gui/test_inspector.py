@@ -86,7 +86,7 @@ def test_browse_a_users_history_and_recommendations(qtbot, window, ml100k_log):
     qtbot.waitUntil(lambda: rows(recommendations) == 25)
     k.setValue(3)
     qtbot.waitUntil(lambda: rows(recommendations) == 3)
-    assert view.findChild(type(view.explanation_panel), "explanationPanel").title() == "Why these items?"
+    assert view.findChild(type(view.explanation_panel), "explanationPanel").title() == "Why this item?"
 
 
 def test_the_held_out_item_is_marked_and_the_mode_switches(qtbot, window, ml100k_log):

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QButtonGroup, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QPushButton, QRadioButton, QSpinBox, QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView, QButtonGroup, QComboBox, QCompleter, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
+    QLabel, QLineEdit, QPushButton, QRadioButton, QSlider, QSpinBox, QSplitter, QStackedWidget, QTableView,
+    QVBoxLayout, QWidget,
 )
 
 from recstudio.gui.context import AppContext, show_error
+from recstudio.gui.jobs import JobRunner
+from recstudio.gui.views.explain_panel import ExplanationPanel, tint_for
+
+#: Model evaluations per explanation (shap's permutation budget beyond 10 events; exact below).
+EXPLAIN_MAX_EVALS = 1000
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 #: Run statuses whose best checkpoint can be inspected.
@@ -153,7 +159,7 @@ class UserListModel(QAbstractTableModel):
 
 _SERVED_ROLES = frozenset({DISPLAY, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.BackgroundRole,
                            Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
-                           Qt.ItemDataRole.TextAlignmentRole})
+                           Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.CheckStateRole})
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -171,6 +177,43 @@ class TextTableModel(QAbstractTableModel):
         self._right: set[int] = set()  # right-aligned columns
         self._bold_font = QFont()
         self._bold_font.setBold(True)
+        self._checkable: set[int] = set()  # rows with a check box in column 0 (what-if: keep this event)
+        self._unchecked: set[int] = set()
+        self._backgrounds: dict[int, QColor] = {}  # per-row colours (attribution tints)
+
+    check_changed = Signal(int, bool)  # row, checked (the analyst ticked or unticked a row)
+
+    def set_checkable(self, rows, unchecked=()) -> None:
+        self._checkable, self._unchecked = set(rows), set(unchecked)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+
+    def is_checked(self, row: int) -> bool:
+        return row in self._checkable and row not in self._unchecked
+
+    def set_backgrounds(self, colours: dict[int, QColor]) -> None:
+        self._backgrounds = dict(colours)
+        if self._rows and self._headers:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(self._headers) - 1))
+
+    def background(self, row: int) -> QColor | None:
+        return self._backgrounds.get(row)
+
+    def flags(self, index):
+        flags = super().flags(index)
+        if index.isValid() and index.column() == 0 and index.row() in self._checkable:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or not index.isValid() or index.row() not in self._checkable:
+            return False
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        row = index.row()
+        (self._unchecked.discard if checked else self._unchecked.add)(row)
+        self.dataChanged.emit(index, index)
+        self.check_changed.emit(row, checked)
+        return True
 
     def set_rows(self, headers: list[str], rows: list[list[str]], *, bold=(), dim=(), tint=(), tooltips=None,
                  right_aligned=()) -> None:
@@ -179,6 +222,7 @@ class TextTableModel(QAbstractTableModel):
         self._bold, self._dim, self._tint = set(bold), set(dim), set(tint)
         self._tooltips = dict(tooltips or {})
         self._right = {self._headers.index(h) for h in right_aligned if h in self._headers}
+        self._checkable, self._unchecked, self._backgrounds = set(), set(), {}
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -195,7 +239,13 @@ class TextTableModel(QAbstractTableModel):
             return self._rows[row][column]
         if role == Qt.ItemDataRole.FontRole:
             return self._bold_font if row in self._bold else None
+        if role == Qt.ItemDataRole.CheckStateRole:
+            if column != 0 or row not in self._checkable:
+                return None
+            return Qt.CheckState.Unchecked if row in self._unchecked else Qt.CheckState.Checked
         if role == Qt.ItemDataRole.BackgroundRole:
+            if row in self._backgrounds:
+                return QBrush(self._backgrounds[row])
             return _TINT if row in self._tint else None
         if role == Qt.ItemDataRole.ForegroundRole:
             if row in self._tint:
@@ -352,6 +402,15 @@ class InspectorView(QWidget):
         self.recommendation = None  # the list on screen
         self._wanted_run: int | None = None
         self._pending_user: str | None = None
+        self.scenario = None  # recstudio.explain.whatif.Scenario of the user on screen
+        self.explained = None  # the explanation on screen
+        # explanations run in a runner of their own: the window's runner may be busy training
+        self.explain_runner = JobRunner(self)
+        self.explain_runner.result.connect(self._explanation_ready)
+        self.explain_runner.error.connect(self._explanation_failed)
+        self.explain_runner.finished.connect(lambda _name: self._start_next_explanation())
+        self._explain_wanted: tuple | None = None  # (scenario, item id) the panel should show
+        self._explain_running: tuple | None = None
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._apply_search)
         self._build()
@@ -471,7 +530,33 @@ class InspectorView(QWidget):
         self.history_model = TextTableModel(self)
         self.history_table = _table("historyTable")
         self.history_table.setModel(self.history_model)
+        self.history_model.check_changed.connect(self._event_toggled)
         history.addWidget(self.history_table)
+        what_if = QHBoxLayout()
+        what_if.addWidget(QLabel("What if:"))
+        self.add_item_edit = QLineEdit()
+        self.add_item_edit.setObjectName("addItem")
+        self.add_item_edit.setPlaceholderText("add an item from the catalogue (type a title or id)…")
+        self.add_item_edit.setToolTip("Append a catalogue item to the end of the history and see the list and the "
+                                      "explanation change. Untick a row above to leave that event out.")
+        self._item_choices = QStringListModel(self)
+        completer = QCompleter(self._item_choices, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setMaxVisibleItems(12)
+        completer.activated.connect(self._item_chosen)
+        self.add_item_edit.setCompleter(completer)
+        self.add_item_edit.returnPressed.connect(lambda: self._item_chosen(self.add_item_edit.text()))
+        what_if.addWidget(self.add_item_edit, 1)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setObjectName("resetWhatIf")
+        self.reset_button.setToolTip("Back to the user's real history.")
+        self.reset_button.setEnabled(False)
+        self.reset_button.clicked.connect(self.reset_what_if)
+        what_if.addWidget(self.reset_button)
+        history.addLayout(what_if)
+        self.what_if_label = _hint("", "whatIfLabel")
+        history.addWidget(self.what_if_label)
         vertical.addWidget(history_box)
 
         lower = QSplitter(Qt.Orientation.Horizontal)
@@ -479,8 +564,8 @@ class InspectorView(QWidget):
         lower.addWidget(self._build_recommendations())
         lower.addWidget(self._build_explanation_panel())
         lower.setStretchFactor(0, 3)
-        lower.setStretchFactor(1, 1)
-        lower.setSizes([680, 260])
+        lower.setStretchFactor(1, 2)
+        lower.setSizes([560, 440])
         vertical.addWidget(lower)
         vertical.setStretchFactor(0, 2)
         vertical.setStretchFactor(1, 3)
@@ -520,6 +605,19 @@ class InspectorView(QWidget):
         self.mode_group.buttonToggled.connect(self._mode_toggled)
         controls.addWidget(self.mode_as_evaluated)
         controls.addWidget(self.mode_full_history)
+        controls.addSpacing(16)
+        controls.addWidget(QLabel("Diversity λ"))
+        self.diversity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.diversity_slider.setObjectName("diversitySlider")
+        self.diversity_slider.setRange(0, 20)  # λ in steps of 0.05
+        self.diversity_slider.setMaximumWidth(110)
+        self.diversity_slider.setToolTip("Re-rank for variety (maximal marginal relevance over categories, or the "
+                                         "model's item vectors): 0 = the model's order, 1 = variety only.")
+        self.diversity_slider.valueChanged.connect(self._diversity_changed)
+        controls.addWidget(self.diversity_slider)
+        self.diversity_value = QLabel("0")
+        self.diversity_value.setMinimumWidth(28)
+        controls.addWidget(self.diversity_value)
         controls.addStretch()
         layout.addLayout(controls)
         self.mode_hint = _hint(MODE_HINTS[AS_EVALUATED], "modeHint")
@@ -537,24 +635,14 @@ class InspectorView(QWidget):
         return box
 
     def _build_explanation_panel(self) -> QWidget:
-        """The place the explanation issue fills: ``self.explanation_panel`` with its own layout."""
-        box = QGroupBox("Why these items?")
+        """Why the selected recommendation: chart, score parts, text, interests, Export."""
+        box = QGroupBox("Why this item?")
         box.setObjectName("explanationPanel")
-        box.setMinimumWidth(220)
+        box.setMinimumWidth(300)
         layout = QVBoxLayout(box)
-        layout.addStretch()
-        placeholder = QLabel("Explanations arrive in a later version")
-        placeholder.setObjectName("explanationPlaceholder")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        placeholder.setWordWrap(True)
-        font = placeholder.font()
-        font.setItalic(True)
-        placeholder.setFont(font)
-        palette = placeholder.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.PlaceholderText))
-        placeholder.setPalette(palette)
-        layout.addWidget(placeholder)
-        layout.addStretch()
+        self.explanation = ExplanationPanel(box)
+        self.explanation.export_requested.connect(self.export_explanation)
+        layout.addWidget(self.explanation)
         self.explanation_panel = box
         return box
 
@@ -638,6 +726,9 @@ class InspectorView(QWidget):
         if run_id != self._wanted_run:  # the analyst chose another run meanwhile
             return
         self.inspector = inspector
+        self._choice_ids = {f"{title} ({item})": item for item, title in zip(inspector.item_ids.tolist(),
+                                                                             inspector.titles.tolist())}
+        self._item_choices.setStringList(list(self._choice_ids))
         users = inspector.users()
         self.user_model.set_users(users["user_id"].to_numpy(), users["events"].to_numpy())
         self._apply_search()
@@ -692,6 +783,14 @@ class InspectorView(QWidget):
     def _show_user(self, user: str) -> None:
         if self.inspector is None:
             return
+        from recstudio.explain.whatif import scenario_for
+
+        try:
+            self.scenario = scenario_for(self.inspector, user, self.mode())
+        except Exception as exc:
+            show_error(self, "Inspector", exc)
+            return
+        self._show_summary(user)
         self._show_recommendations(user)
         self._show_history(user)
         self.user_shown.emit(user)
@@ -701,7 +800,12 @@ class InspectorView(QWidget):
         rows = history_rows(history, held_out_used=self.mode() == FULL_HISTORY)
         self.history_model.set_rows(rows["headers"], rows["rows"], bold=rows["bold"], dim=rows["dim"],
                                     tint=rows["tint"], tooltips=rows["tooltips"], right_aligned=rows["right_aligned"])
+        if self.scenario is not None:  # what-if: each event the list reads can be left out
+            n, m = len(history), len(self.scenario.base)
+            self.history_model.set_checkable([n - 1 - p for p in range(m)],
+                                             unchecked=[n - 1 - p for p in self.scenario.left_out])
         self._fit_columns(self.history_table, stretch="Title")
+        self._tint_history()
         held_out = self.inspector.held_out(user)
         events = len(history)
         span = ""
@@ -729,9 +833,26 @@ class InspectorView(QWidget):
         if user is not None:
             self._show_recommendations(user)
 
+    def diversity(self) -> float:
+        return self.diversity_slider.value() / 20
+
     def _show_recommendations(self, user: str) -> None:
+        from recstudio.explain.whatif import intra_list_diversity, recommend_scenario
+
+        scenario, diversity = self.scenario, self.diversity()
         try:
-            rec = self.inspector.recommend(user, k=self.k_spin.value(), mode=self.mode())
+            if scenario is not None and (scenario.changed or diversity > 0):
+                rec = recommend_scenario(self.inspector, scenario, self.k_spin.value(), diversity=diversity)
+                rec.mode = self.mode() if not scenario.changed else None
+            else:
+                rec = self.inspector.recommend(user, k=self.k_spin.value(), mode=self.mode())
+            variety = ""
+            if diversity > 0 and scenario is not None:
+                plain = recommend_scenario(self.inspector, scenario, self.k_spin.value())
+                before = intra_list_diversity(self.inspector, [it["item_id"] for it in plain.items])
+                after = intra_list_diversity(self.inspector, [it["item_id"] for it in rec.items])
+                if before is not None and after is not None:
+                    variety = f"Intra-list diversity {before:.3f} → {after:.3f} (λ = {diversity:g})."
         except Exception as exc:
             show_error(self, "Recommendations", exc)
             return
@@ -740,18 +861,179 @@ class InspectorView(QWidget):
         self.recommendation_model.set_rows(rows["headers"], rows["rows"], bold=rows["bold"], tint=rows["tint"],
                                            tooltips=rows["tooltips"], right_aligned=rows["right_aligned"])
         self._fit_columns(self.recommendation_table, stretch="Title")
-        text = held_out_text(rec, self._title, self.inspector.dataset.n_items)
+        if rec.mode is None:  # a what-if history: the run's test asked another question
+            text = ("What-if history: the list is what the model gives for the history as changed above."
+                    if rec.held_out is None else
+                    (f"Held-out test item <b>{_escape(self._title(rec.held_out))}</b>: "
+                     + (f"rank {rec.held_out_in_list} of this what-if list." if rec.held_out_in_list
+                        else "not in this what-if list.")))
+        else:
+            text = held_out_text(rec, self._title, self.inspector.dataset.n_items)
         if rec.note:
             text += f"<br><i>{_escape(rec.note)}</i>"
+        if variety:
+            text += f"<br>{_escape(variety)}"
         self.held_out_label.setText(text)
         box = self.recommendation_table.parentWidget()
         if isinstance(box, QGroupBox):
             source = ", most popular items (empty history)" if rec.source == "popularity" else ""
             box.setTitle(f"Recommendations — top {len(rec.items)}{source}")
+        if rec.items:  # explain the first item until the analyst picks another
+            self.recommendation_table.setCurrentIndex(self.recommendation_model.index(0, 0))
+        else:
+            self.explanation.clear("Nothing to explain: the list is empty.")
 
     def _recommendation_row_changed(self, current: QModelIndex, _previous=None) -> None:
         if self.recommendation is not None and current.isValid() and current.row() < len(self.recommendation.items):
-            self.recommendation_selected.emit(self.recommendation.items[current.row()]["item_id"])
+            item = self.recommendation.items[current.row()]
+            self.recommendation_selected.emit(item["item_id"])
+            self.explain_item(item["item_id"])
+
+    # explanations -------------------------------------------------------------------------------
+    def _show_summary(self, user: str) -> None:
+        from recstudio.explain.jobs import summarise_user
+
+        self._summary = None
+        try:
+            summary = summarise_user(self.inspector, user)
+        except Exception:  # a summary is a nicety: a catalogue without text gives none
+            self.explanation.set_summary(None)
+            return
+        self._summary = summary.text
+        self.explanation.set_summary(summary.text, summary.source)
+
+    def explain_item(self, item_id: str) -> None:
+        """Explain ``item_id`` for the scenario on screen, in the background (the latest request wins)."""
+        if self.inspector is None or self.scenario is None:
+            return
+        self._explain_wanted = (self.inspector, self.scenario, str(item_id))
+        self.explanation.show_busy(self._title(item_id))
+        self._start_next_explanation()
+
+    def _start_next_explanation(self) -> None:
+        wanted = self._explain_wanted
+        if wanted is None or self.explain_runner.busy or wanted == self._explain_running:
+            return
+        from recstudio.explain.whatif import explain_scenario
+
+        self._explain_running = wanted
+        inspector, scenario, item = wanted
+        from functools import partial
+
+        self.explain_runner.start("Explain", partial(explain_scenario, max_evals=EXPLAIN_MAX_EVALS),
+                                  inspector, scenario, item, cancellable=False)
+
+    def _explanation_ready(self, _name: str, explained) -> None:
+        done, self._explain_running = self._explain_running, None
+        if done != self._explain_wanted:  # the analyst moved on: the next request starts on finished
+            return
+        self.explained = explained
+        self.explanation.show_explained(explained)
+        self._tint_history()
+
+    def _explanation_failed(self, _name: str, exc) -> None:
+        done, self._explain_running = self._explain_running, None
+        if done == self._explain_wanted:
+            self._explain_wanted = None
+            self.explanation.clear("No explanation for this item.")
+            show_error(self, "Explanation", exc)
+
+    def _tint_history(self) -> None:
+        """Colour each history row by its event's attribution for the explanation on screen."""
+        colours = {}
+        explained, scenario = self.explained, self.scenario
+        if explained is not None and scenario is not None and self._explain_wanted is not None \
+                and explained.attribution.item == self._explain_wanted[2] and self._explain_wanted[1] == scenario:
+            a = explained.attribution
+            n = self.history_model.rowCount()
+            kept = [p for p in range(len(scenario.base)) if p not in scenario.left_out]
+            scale = float(np.abs(a.values).max()) if len(a.values) else 0.0
+            for position, value in zip(a.positions, a.values):
+                j = int(position) - 1
+                if 0 <= j < len(kept):
+                    colour = tint_for(float(value), scale)
+                    if colour is not None:
+                        colours[n - 1 - kept[j]] = colour
+        self.history_model.set_backgrounds(colours)
+
+    # what-if ----------------------------------------------------------------------------------
+    def _event_toggled(self, row: int, checked: bool) -> None:
+        if self.scenario is None:
+            return
+        position = self.history_model.rowCount() - 1 - row
+        self.set_scenario(self.scenario.toggled(position, checked))
+
+    def _item_chosen(self, text: str) -> None:
+        item = self._choice_ids.get(text) if hasattr(self, "_choice_ids") else None
+        if item is None and self.inspector is not None:
+            try:
+                self.inspector.dataset.item_index(text.strip())
+                item = text.strip()
+            except Exception:
+                item = None
+        if item is None or self.scenario is None:
+            return
+        QTimer.singleShot(0, self.add_item_edit.clear)
+        self.set_scenario(self.scenario.with_added(item))
+
+    def add_item(self, item_id: str) -> None:
+        """Append ``item_id`` to the what-if history (tests; the search box does the same)."""
+        if self.scenario is not None:
+            self.set_scenario(self.scenario.with_added(str(item_id)))
+
+    def reset_what_if(self) -> None:
+        if self.scenario is not None:
+            self.set_scenario(self.scenario.reset())
+            n = self.history_model.rowCount()
+            self.history_model.set_checkable([n - 1 - p for p in range(len(self.scenario.base))])
+
+    def set_scenario(self, scenario) -> None:
+        self.scenario = scenario
+        left, added = len(scenario.left_out), len(scenario.added)
+        parts = []
+        if left:
+            parts.append(f"{left} event{'s' if left != 1 else ''} left out")
+        if added:
+            parts.append("added " + ", ".join(f"“{self._title(i)}”" for i in scenario.added))
+        self.what_if_label.setText(("What-if history: " + "; ".join(parts) + ".") if parts else "")
+        self.reset_button.setEnabled(scenario.changed)
+        self._show_recommendations(scenario.user)
+        self._tint_history()
+
+    def _diversity_changed(self, value: int) -> None:
+        self.diversity_value.setText(f"{value / 20:g}")
+        user = self.current_user()
+        if user is not None:
+            self._show_recommendations(user)
+
+    def export_explanation(self) -> None:
+        """Save the explanation on screen as an HTML report (chart as PNG, every data string escaped)."""
+        if self.explained is None:
+            return
+        settings = self.context.settings
+        folder = str(settings.value("folders/export", "") or "")
+        a = self.explained.attribution
+        suggested = f"why-{a.item}-for-user-{a.user}.html".replace("/", "_").replace("\\", "_")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the explanation", f"{folder}/{suggested}" if folder else suggested,
+                                              "HTML report (*.html)")
+        if path:
+            self.write_explanation_html(path)
+            import os
+
+            settings.setValue("folders/export", os.path.dirname(path))
+
+    def write_explanation_html(self, path: str) -> bool:
+        from recstudio.explain.whatif import explanation_html, write_html
+
+        run = self.inspector.run if self.inspector is not None else None
+        label = run_label(run) if run is not None else ""
+        try:
+            write_html(path, explanation_html(self.explained, run_label=label, chart_png=self.explanation.chart_png(),
+                                              summary=getattr(self, "_summary", None), scenario=self.scenario))
+        except OSError as exc:
+            show_error(self, "Export", exc)
+            return False
+        return True
 
     def _title(self, item_id: str) -> str:
         try:
@@ -782,12 +1064,23 @@ class InspectorView(QWidget):
     def _clear(self) -> None:
         self.inspector = None
         self.recommendation = None
+        self.scenario = None
+        self.explained = None
+        self._explain_wanted = None
+        self.explanation.clear()
+        self.explanation.set_summary(None)
+        self.what_if_label.setText("")
         self.user_model.set_users(np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64))
         self.history_model.set_rows([], [])
         self.recommendation_model.set_rows([], [])
         self.user_summary.setText("Pick a user on the left.")
         self.held_out_label.setText("")
         self.user_count.setText("")
+
+    def shutdown(self) -> None:
+        """Wait for an explanation still being worked out (the window is closing)."""
+        self._explain_wanted = None
+        self.explain_runner.stop_and_wait()
 
     # settings --------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -1,0 +1,159 @@
+"""The inspector's explanation panel: why one recommendation, as a bar chart of the Shapley values of
+the history events, the score's parts, a sentence grounded in them, the user's interests, and Export."""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+#: Bars shown in the chart: the events with the largest |value|.
+CHART_BARS = 8
+POSITIVE, NEGATIVE = QColor(27, 120, 55), QColor(178, 24, 43)  # green / red (ColorBrewer PRGn/RdBu ends)
+
+
+def tint_for(value: float, scale: float) -> QColor | None:
+    """A light background for a history row: green for a positive attribution, red for a negative one,
+    stronger with |value| / ``scale``; None when the event did not matter."""
+    if scale <= 0 or not np.isfinite(value) or abs(value) < 1e-9:
+        return None
+    strength = min(1.0, abs(value) / scale)
+    base = POSITIVE if value > 0 else NEGATIVE
+    alpha = int(40 + 140 * strength)
+    return QColor(base.red(), base.green(), base.blue(), alpha)
+
+
+def _short(title: str, width: int = 34) -> str:
+    return title if len(title) <= width else title[: width - 1] + "…"
+
+
+class ExplanationPanel(QWidget):
+    """Shows an :class:`recstudio.explain.jobs.Explained`; the inspector drives it."""
+
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.explained = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel("")
+        self.summary.setObjectName("interestSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.summary)
+        self.heading = QLabel("Select a recommendation to see why it is there.")
+        self.heading.setObjectName("explanationHeading")
+        self.heading.setWordWrap(True)
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.heading)
+        self.busy = QProgressBar()
+        self.busy.setObjectName("explanationBusy")
+        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(6)
+        self.busy.hide()
+        layout.addWidget(self.busy)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("attributionChart")
+        self.plot.setBackground(None)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.showGrid(x=True, y=False, alpha=0.2)
+        self.plot.setLabel("bottom", "contribution to the score (Shapley value)")
+        self.plot.getAxis("left").setWidth(150)
+        self.plot.setMinimumHeight(180)
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
+        self.plot.addItem(self.bars)
+        self.plot.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((120, 120, 120), width=1)))
+        layout.addWidget(self.plot, 1)
+
+        self.text = QLabel("")
+        self.text.setObjectName("explanationText")
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.PlainText)  # titles are data: never markup
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.text)
+        footer = QHBoxLayout()
+        self.source = QLabel("")
+        self.source.setObjectName("explanationSource")
+        footer.addWidget(self.source, 1)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setObjectName("exportExplanation")
+        self.export_button.setToolTip("Save this explanation as an HTML report (chart, attributions, text).")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export_requested.emit)
+        footer.addWidget(self.export_button)
+        layout.addLayout(footer)
+
+    # what the inspector calls ------------------------------------------------------------------
+    def set_summary(self, text: str | None, source: str = "grounded") -> None:
+        self.summary.setText(f"<b>Interests:</b> {escape(text)}" if text else "")
+        self.summary.setToolTip(f"Written by: {source}" if text else "")
+
+    def show_busy(self, title: str) -> None:
+        self.busy.show()
+        self.heading.setText(f"Working out why <b>{escape(title)}</b>…")
+
+    def clear(self, message: str = "Select a recommendation to see why it is there.") -> None:
+        self.explained = None
+        self.busy.hide()
+        self.heading.setText(escape(message))
+        self.bars.setOpts(x0=[], y=[], width=[], brushes=[])
+        self.plot.getAxis("left").setTicks([[]])
+        self.text.setText("")
+        self.source.setText("")
+        self.export_button.setEnabled(False)
+
+    def show_explained(self, explained) -> None:
+        self.explained = explained
+        self.busy.hide()
+        a, text = explained.attribution, explained.text
+        self.heading.setText(
+            f"Why <b>{escape(a.item_title)}</b>? Score {a.score:.3f} = base {a.base_value:.3f} (no history) "
+            f"+ {float(np.sum(a.values)):+.3f} from {len(a):,} events"
+            + (f" ({a.older_events:,} older ones never reach the model)" if a.older_events else "") + ".")
+        order = np.argsort(-np.abs(np.asarray(a.values, dtype=np.float64)), kind="stable")[:CHART_BARS]
+        order = order[np.argsort(-np.asarray(a.values)[order], kind="stable")]  # most positive on top
+        values = np.asarray(a.values, dtype=np.float64)[order]
+        ys = np.arange(len(order))[::-1].astype(float)
+        brushes = [pg.mkBrush(POSITIVE if v > 0 else NEGATIVE) for v in values]
+        self.bars.setOpts(x0=np.minimum(values, 0.0), y=ys, width=np.abs(values), height=0.7, brushes=brushes,
+                          pens=[pg.mkPen(None)] * len(values))
+        self.plot.getAxis("left").setTicks([[(y, _short(str(a.titles[i]))) for y, i in zip(ys, order.tolist())]])
+        if len(values):
+            span = max(float(np.abs(values).max()), 1e-6)
+            self.plot.setXRange(min(0.0, float(values.min())) - 0.05 * span, max(0.0, float(values.max())) + 0.05 * span)
+            self.plot.setYRange(-0.6, len(values) - 0.4)
+        self.text.setText(text.text)
+        origin = "the local language model, checked against the facts" if text.source != "grounded" \
+            else "grounded text from the attributions and the catalogue"
+        if text.rejected:
+            origin += " (the language model's text was rejected: " + text.rejected + ")"
+        self.source.setText(f"Written by: {origin} · {a.method}, {a.evaluations:,} evaluations")
+        self.export_button.setEnabled(True)
+
+    def bar_values(self) -> list[float]:
+        """The values drawn, top to bottom (tests)."""
+        opts = self.bars.opts
+        if opts.get("width") is None or len(opts["width"]) == 0:
+            return []
+        x0, width, y = (np.asarray(opts[k], dtype=float) for k in ("x0", "width", "y"))
+        values = np.where(x0 < 0, -width, width)
+        return values[np.argsort(-y)].tolist()
+
+    def chart_png(self) -> bytes:
+        """The chart as PNG bytes (for the HTML report)."""
+        image = self.plot.grab()
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buffer, "PNG")
+        buffer.close()
+        return bytes(data.data())
