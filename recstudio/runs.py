@@ -352,6 +352,11 @@ def _resume_run(request: TrainRequest, cancelled: Cancelled):
                 f"Run {run.id} is {run.status}; only an interrupted, cancelled or failed run can be resumed."
                 + (" If its process is gone, open the workspace again to mark it interrupted." if run.status == "running" else "")
             )
+        if (run.config or {}).get("update"):
+            raise RecStudioError(
+                f"Run {run.id} was an update of run {run.config['update'].get('parent_run')} with new events; it is not "
+                "resumed. Run the same `recstudio update` again: it reuses the dataset version and starts afresh."
+            )
         state_dir = workspace.run_dir(run.id) / TRAINING_STATE
         if not has_training_state(state_dir):
             raise RecStudioError(
