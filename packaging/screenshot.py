@@ -91,6 +91,9 @@ def main() -> int:
     inspector = window.pages["inspect"]
     users = window.context.load_dataset().user_ids
     inspector.select_user(str(users[5]))
+    deadline = time.monotonic() + 60
+    while inspector.explained is None and time.monotonic() < deadline:  # the explanation panel fills in
+        settle(0.3)
     shoot("inspector")
     window.close()
     return 0

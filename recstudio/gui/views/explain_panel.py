@@ -8,7 +8,7 @@ from html import escape
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 #: Bars shown in the chart: the events with the largest |value|.
@@ -25,10 +25,6 @@ def tint_for(value: float, scale: float) -> QColor | None:
     base = POSITIVE if value > 0 else NEGATIVE
     alpha = int(40 + 140 * strength)
     return QColor(base.red(), base.green(), base.blue(), alpha)
-
-
-def _short(title: str, width: int = 34) -> str:
-    return title if len(title) <= width else title[: width - 1] + "…"
 
 
 class ExplanationPanel(QWidget):
@@ -67,7 +63,14 @@ class ExplanationPanel(QWidget):
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=False, alpha=0.2)
         self.plot.setLabel("bottom", "contribution to the score (Shapley value)")
-        self.plot.getAxis("left").setWidth(150)
+        left = self.plot.getAxis("left")
+        left.setWidth(150)
+        small = QFont()
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        # every bar keeps its title: pyqtgraph otherwise drops labels it thinks are crowded
+        left.setStyle(tickFont=small, textFillLimits=[(0, 1.0)], hideOverlappingLabels=False,
+                      autoReduceTextSpace=False)
+        self._label_metrics = QFontMetrics(small)  # labels wider than the axis would not be drawn at all
         self.plot.setMinimumHeight(180)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
         self.plot.addItem(self.bars)
@@ -83,6 +86,7 @@ class ExplanationPanel(QWidget):
         footer = QHBoxLayout()
         self.source = QLabel("")
         self.source.setObjectName("explanationSource")
+        self.source.setWordWrap(True)
         footer.addWidget(self.source, 1)
         self.export_button = QPushButton("Export…")
         self.export_button.setObjectName("exportExplanation")
@@ -126,14 +130,17 @@ class ExplanationPanel(QWidget):
         brushes = [pg.mkBrush(POSITIVE if v > 0 else NEGATIVE) for v in values]
         self.bars.setOpts(x0=np.minimum(values, 0.0), y=ys, width=np.abs(values), height=0.7, brushes=brushes,
                           pens=[pg.mkPen(None)] * len(values))
-        self.plot.getAxis("left").setTicks([[(y, _short(str(a.titles[i]))) for y, i in zip(ys, order.tolist())]])
+        width = self.plot.getAxis("left").width() - 14
+        labels = [self._label_metrics.elidedText(str(a.titles[i]), Qt.TextElideMode.ElideRight, width)
+                  for i in order.tolist()]
+        self.plot.getAxis("left").setTicks([list(zip(ys.tolist(), labels))])
         if len(values):
             span = max(float(np.abs(values).max()), 1e-6)
             self.plot.setXRange(min(0.0, float(values.min())) - 0.05 * span, max(0.0, float(values.max())) + 0.05 * span)
             self.plot.setYRange(-0.6, len(values) - 0.4)
         self.text.setText(text.text)
         origin = "the local language model, checked against the facts" if text.source != "grounded" \
-            else "grounded text from the attributions and the catalogue"
+            else "grounded text (attributions + catalogue)"
         if text.rejected:
             origin += " (the language model's text was rejected: " + text.rejected + ")"
         self.source.setText(f"Written by: {origin} · {a.method}, {a.evaluations:,} evaluations")

@@ -891,11 +891,14 @@ class InspectorView(QWidget):
 
     # explanations -------------------------------------------------------------------------------
     def _show_summary(self, user: str) -> None:
-        from recstudio.explain.jobs import summarise_user
+        from recstudio.explain.jobs import catalogue_of
+        from recstudio.explain.text import interest_summary
 
         self._summary = None
-        try:
-            summary = summarise_user(self.inspector, user)
+        try:  # from the history the list reads ("as evaluated": not the held-out event)
+            dataset = self.inspector.dataset
+            items = [dataset.item_index(i) for i in self.scenario.base]
+            summary = interest_summary(items, catalogue_of(dataset))
         except Exception:  # a summary is a nicety: a catalogue without text gives none
             self.explanation.set_summary(None)
             return
