@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=200, help="most fine-tuning steps (default 200)")
     p.add_argument("--replay", type=float, default=3.0,
                    help="old user sequences replayed per touched one, against forgetting (default 3)")
-    p.add_argument("--lr", type=float, help="learning rate (default: half the run's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: a tenth of the run's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

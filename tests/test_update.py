@@ -25,6 +25,17 @@ THEMES = {
 T0 = 1_600_000_000
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train faster on one thread, and do not fight other jobs on a shared machine for cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def cli(capsys, *argv) -> tuple[int, dict | None, str]:
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
