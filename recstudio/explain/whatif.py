@@ -145,6 +145,18 @@ def explain_scenario(inspector, scenario: Scenario, item_id: str, *, max_evals: 
     return Explained(attribution, explain_text(attribution, catalogue_of(dataset), language_model))
 
 
+def explain_scenario_job(inspector, scenario: Scenario, item_id: str, language_model_path: str | None = None, *,
+                         max_evals: int = DEFAULT_MAX_EVALS) -> Explained:
+    """:func:`explain_scenario` for the window's worker: the optional local language model (a path or
+    hub id already on disk) is loaded there, once per path."""
+    lm = None
+    if language_model_path:
+        from recstudio.explain.text import language_model
+
+        lm = language_model(language_model_path)
+    return explain_scenario(inspector, scenario, item_id, max_evals=max_evals, language_model=lm)
+
+
 # the HTML report -------------------------------------------------------------------------------
 def explanation_html(explained: Explained, *, run_label: str, chart_png: bytes | None = None,
                      summary: str | None = None, scenario: Scenario | None = None) -> str:

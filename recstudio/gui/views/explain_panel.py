@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 #: Bars shown in the chart: the events with the largest |value|.
 CHART_BARS = 8
@@ -31,6 +31,7 @@ class ExplanationPanel(QWidget):
     """Shows an :class:`recstudio.explain.jobs.Explained`; the inspector drives it."""
 
     export_requested = Signal()
+    language_model_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -83,6 +84,17 @@ class ExplanationPanel(QWidget):
         self.text.setTextFormat(Qt.TextFormat.PlainText)  # titles are data: never markup
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.text)
+        rewrite = QHBoxLayout()
+        rewrite.addWidget(QLabel("Reword with:"))
+        self.lm_edit = QLineEdit()
+        self.lm_edit.setObjectName("languageModelPath")
+        self.lm_edit.setPlaceholderText("optional: a local causal language model (folder or hub id)")
+        self.lm_edit.setToolTip("A transformers causal language model already on this computer rewrites the "
+                                "sentence from the facts alone; a check rejects any text that names an item or "
+                                "attribute outside the facts, and the grounded sentence is shown instead.")
+        self.lm_edit.editingFinished.connect(self.language_model_changed.emit)
+        rewrite.addWidget(self.lm_edit, 1)
+        layout.addLayout(rewrite)
         footer = QHBoxLayout()
         self.source = QLabel("")
         self.source.setObjectName("explanationSource")
@@ -143,8 +155,12 @@ class ExplanationPanel(QWidget):
             else "grounded text (attributions + catalogue)"
         if text.rejected:
             origin += " (the language model's text was rejected: " + text.rejected + ")"
+        self.source.setToolTip(text.candidate or "")
         self.source.setText(f"Written by: {origin} · {a.method}, {a.evaluations:,} evaluations")
         self.export_button.setEnabled(True)
+
+    def language_model_path(self) -> str | None:
+        return self.lm_edit.text().strip() or None
 
     def bar_values(self) -> list[float]:
         """The values drawn, top to bottom (tests)."""

@@ -642,6 +642,7 @@ class InspectorView(QWidget):
         layout = QVBoxLayout(box)
         self.explanation = ExplanationPanel(box)
         self.explanation.export_requested.connect(self.export_explanation)
+        self.explanation.language_model_changed.connect(self._language_model_changed)
         layout.addWidget(self.explanation)
         self.explanation_panel = box
         return box
@@ -909,7 +910,7 @@ class InspectorView(QWidget):
         """Explain ``item_id`` for the scenario on screen, in the background (the latest request wins)."""
         if self.inspector is None or self.scenario is None:
             return
-        self._explain_wanted = (self.inspector, self.scenario, str(item_id))
+        self._explain_wanted = (self.inspector, self.scenario, str(item_id), self.explanation.language_model_path())
         self.explanation.show_busy(self._title(item_id))
         self._start_next_explanation()
 
@@ -917,14 +918,18 @@ class InspectorView(QWidget):
         wanted = self._explain_wanted
         if wanted is None or self.explain_runner.busy or wanted == self._explain_running:
             return
-        from recstudio.explain.whatif import explain_scenario
-
-        self._explain_running = wanted
-        inspector, scenario, item = wanted
         from functools import partial
 
-        self.explain_runner.start("Explain", partial(explain_scenario, max_evals=EXPLAIN_MAX_EVALS),
-                                  inspector, scenario, item, cancellable=False)
+        from recstudio.explain.whatif import explain_scenario_job
+
+        self._explain_running = wanted
+        self.explain_runner.start("Explain", partial(explain_scenario_job, max_evals=EXPLAIN_MAX_EVALS),
+                                  *wanted, cancellable=False)
+
+    def _language_model_changed(self) -> None:
+        self.context.settings.setValue("inspector/language_model", self.explanation.lm_edit.text().strip())
+        if self._explain_wanted is not None:
+            self.explain_item(self._explain_wanted[2])
 
     def _explanation_ready(self, _name: str, explained) -> None:
         done, self._explain_running = self._explain_running, None
@@ -1092,6 +1097,7 @@ class InspectorView(QWidget):
             self.k_spin.setValue(int(settings.value("inspector/k", 10)))
         except (TypeError, ValueError):
             pass
+        self.explanation.lm_edit.setText(str(settings.value("inspector/language_model", "") or ""))
         if settings.value("inspector/mode", AS_EVALUATED) == FULL_HISTORY:
             self.mode_full_history.setChecked(True)
 
