@@ -18,7 +18,9 @@ from typing import Any, Generator
 import numpy as np
 
 from recstudio.errors import RecStudioError
-from recstudio.runs import Cancelled, RunOutcome, _evaluate, _fit_and_record, _summary, load_run_model, run_split
+from recstudio.runs import (
+    Cancelled, RunOutcome, _evaluate, _fit_and_record, _summary, encoding_stages, load_run_model, run_split,
+)
 
 # -- int8 copies ------------------------------------------------------------------------------------
 
@@ -270,16 +272,9 @@ def _new_item_text(workspace, model, meta, version, old_items: int, device: str,
     frame = version.items.iloc[old_items:].reset_index(drop=True)
     gen = iter_item_embeddings(frame, encoder=config.encoder, template=config.template, pooling=config.pooling,
                                cache_dir=workspace.files_dir / "embeddings", device=device)
-    while True:
-        try:
-            done, total, message = next(gen)
-        except StopIteration as stop:
-            embeddings = stop.value
-            break
-        yield Stage("encode", done / total if total else 1.0, message)
-        if cancelled():
-            gen.close()
-            return None
+    embeddings = yield from encoding_stages(gen, cancelled)
+    if embeddings is None:  # cancelled
+        return None
     _check_same_encoder(meta, embeddings.encoder, model, embeddings.dim)
     yield Stage("encode", 1.0, f"Item text of {len(frame):,} new items ({embeddings.encoded:,} encoded, "
                                f"{embeddings.reused:,} from the cache)")

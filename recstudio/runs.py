@@ -429,16 +429,9 @@ def _item_text_stages(workspace, dataset, config, device: str, cancelled: Cancel
 
     gen = iter_item_embeddings(dataset, encoder=config.encoder, template=config.template, pooling=config.pooling,
                                cache_dir=workspace.files_dir / "embeddings", device=device)
-    while True:
-        try:
-            done, total, message = next(gen)
-        except StopIteration as stop:
-            embeddings = stop.value
-            break
-        yield Stage("encode", done / total if total else 1.0, message)
-        if cancelled():
-            gen.close()
-            return None
+    embeddings = yield from encoding_stages(gen, cancelled)
+    if embeddings is None:  # cancelled
+        return None
     if embeddings.empty_texts == len(embeddings.texts):
         raise RecStudioError(
             f"Every item's text is empty with the template {config.template!r}; the catalogue's columns are: "
@@ -501,6 +494,22 @@ def evaluate_run(workspace, run_id, *, exclude_seen: bool = True, device: str = 
         workspace.set_metrics(run.id, stored)
     return run, result
 
+
+
+def encoding_stages(gen, cancelled):
+    """Drive :func:`recstudio.knowledge.iter_item_embeddings`: yield its progress as ``Stage("encode", ...)``
+    events and return its embeddings, or None when ``cancelled()`` turned true (the encoder is closed)."""
+    from recstudio.training import Stage
+
+    while True:
+        try:
+            done, total, message = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Stage("encode", done / total if total else 1.0, message)
+        if cancelled():
+            gen.close()
+            return None
 
 @dataclass
 class Recommendation:

@@ -9,23 +9,7 @@ import pytest
 
 from recstudio.cli import main
 from recstudio.workspace import Workspace
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train faster on one thread, and do not fight other jobs on a shared machine for cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def cli(capsys, *argv) -> tuple[int, dict | None, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if code == 0 and "--json" in argv else None), err
+from tests.helpers import cli, one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import torch
 from recstudio.cli import main
 from recstudio.errors import RecStudioError
 from recstudio.workspace import Workspace
+from tests.helpers import cli, one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 THEMES = {
     "fruit": ["Fresh apple", "Ripe banana", "Juicy orange", "Sweet mango", "Green pear", "Red cherries",
@@ -23,23 +24,6 @@ THEMES = {
               "Ski goggles", "Cycling helmet", "Boxing gloves", "Swimming goggles"],
 }
 T0 = 1_600_000_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train faster on one thread, and do not fight other jobs on a shared machine for cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def cli(capsys, *argv) -> tuple[int, dict | None, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if code == 0 and "--json" in argv else None), err
 
 
 @pytest.fixture(scope="module")
