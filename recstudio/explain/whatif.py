@@ -157,6 +157,15 @@ def explain_scenario_job(inspector, scenario: Scenario, item_id: str, language_m
     return explain_scenario(inspector, scenario, item_id, max_evals=max_evals, language_model=lm)
 
 
+def query_job(workspace_path: str, run_id: int, text: str, k: int = 10):
+    """:func:`recstudio.runs.recommend_query` in a worker: its own workspace connection."""
+    from recstudio.runs import recommend_query
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace_path) as workspace:
+        return recommend_query(workspace, run_id, text, k)
+
+
 # the HTML report -------------------------------------------------------------------------------
 def explanation_html(explained: Explained, *, run_label: str, chart_png: bytes | None = None,
                      summary: str | None = None, scenario: Scenario | None = None) -> str:

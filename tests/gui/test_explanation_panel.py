@@ -182,3 +182,39 @@ def test_a_local_language_model_is_used_and_the_panel_says_which_text_it_shows(q
     else:
         assert "language model" in shown and view.explanation.text.text() == text.text
     assert window.context.settings.value("inspector/language_model") == str(folder)
+
+
+def test_a_new_user_states_interests_in_words(qtbot, window, shop):
+    from PySide6.QtWidgets import QMessageBox
+
+    view = open_user(qtbot, window, shop, "u3")  # a sasrec run: it knows items only by id
+    view.query_edit.setText("garden tools")
+    view.query_edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: view.findChild(QMessageBox, "errorDialog") is not None, timeout=60000)
+    box = view.findChild(QMessageBox, "errorDialog")
+    assert "no text knowledge" in box.text()
+    box.close()
+    qtbot.waitUntil(lambda: not view.explain_runner.busy, timeout=10000)
+
+    log, items = shop  # a run that read the catalogue's text
+    request = TrainRequest(str(log), "sasrec-lm", items=str(items), workspace=str(window.context.workspace_path),
+                           train_config={"max_steps": 20, "epochs": 20},
+                           model_config={"hidden": 32, "max_len": 20, "template": "{title}. Aisle: {category}."})
+    gen = train_run(request)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            run_id = stop.value.run_id
+            break
+    window.context.runs_changed.emit()
+    view.select_run(run_id)
+    qtbot.waitUntil(lambda: view.inspector is not None and view.inspector.run.id == run_id, timeout=30000)
+    view.query_edit.setText("garden tool")
+    view.query_edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: view.recommendation is not None and view.recommendation.source == "query", timeout=60000)
+    titles = [it["title"] for it in view.recommendation.items]
+    assert len(titles) == view.k_spin.value()
+    assert sum(t.startswith("Garden tool") for t in titles[:5]) >= 4  # the words, not the ids, chose them
+    assert view.history_model.rowCount() == 0 and "new user" in view.user_summary.text()
+    assert "no history" in view.explanation.heading.text()

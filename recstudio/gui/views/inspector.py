@@ -508,6 +508,15 @@ class InspectorView(QWidget):
         users.addWidget(self.user_table, 1)
         self.user_count = _hint("", "userCount")
         users.addWidget(self.user_count)
+        self.query_edit = QLineEdit()
+        self.query_edit.setObjectName("interestQuery")
+        self.query_edit.setPlaceholderText("New user? Describe interests…")
+        self.query_edit.setClearButtonEnabled(True)
+        self.query_edit.setToolTip("Interests in words (\"space opera films and sci-fi novels\"): a run that knows its "
+                                   "items' text (sasrec-lm) places the words among the items and recommends from there. "
+                                   "Press Enter.")
+        self.query_edit.returnPressed.connect(lambda: self.run_query(self.query_edit.text()))
+        users.addWidget(self.query_edit)
         users_box.setMinimumWidth(190)
         splitter.addWidget(users_box)
 
@@ -915,6 +924,10 @@ class InspectorView(QWidget):
         self._start_next_explanation()
 
     def _start_next_explanation(self) -> None:
+        pending = getattr(self, "_query_pending", None)
+        if pending and not self.explain_runner.busy:
+            self.run_query(pending)
+            return
         wanted = self._explain_wanted
         if wanted is None or self.explain_runner.busy or wanted == self._explain_running:
             return
@@ -931,7 +944,52 @@ class InspectorView(QWidget):
         if self._explain_wanted is not None:
             self.explain_item(self._explain_wanted[2])
 
-    def _explanation_ready(self, _name: str, explained) -> None:
+    def run_query(self, text: str) -> None:
+        """Recommend for interests stated in words (a user with no history), in the background."""
+        if self.inspector is None or not text.strip():
+            return
+        self._explain_wanted = None
+        if self.explain_runner.busy:  # an explanation is finishing: the query starts right after it
+            self._query_pending = text
+            return
+        from recstudio.explain.whatif import query_job
+
+        self._query_pending = None
+        self._explain_running = ("query", text)
+        self.explanation.show_busy(f"what “{text.strip()}” matches")
+        self.explain_runner.start("Query", query_job, str(self.context.workspace_path), self.inspector.run.id,
+                                  text.strip(), self.k_spin.value(), cancellable=False)
+
+    def _show_query(self, rec, text: str) -> None:
+        self._explain_running = None
+        self.recommendation, self.scenario, self.explained = rec, None, None
+        inspector = self.inspector
+        rows, tooltips = [], {}
+        for n, item in enumerate(rec.items):
+            index = inspector.dataset.item_index(item["item_id"])
+            category = str(inspector.categories[index]) if inspector.categories is not None else ""
+            rows.append([str(n + 1), item["title"], category, format_score(item["score"]), ""])
+            tooltips[n] = f"{item['title']} — {category or 'no category'} (item {item['item_id']})"
+        self.user_table.clearSelection()
+        self.history_model.set_rows([], [])
+        self.user_summary.setText(f"<b>A new user</b> · interests in words: “{_escape(text)}”")
+        self.recommendation_model.set_rows(["Rank", "Title", "Category", "Score", "Test"], rows, tooltips=tooltips,
+                                           right_aligned=("Rank", "Score"))
+        self._fit_columns(self.recommendation_table, stretch="Title")
+        seeds = ", ".join(f"“{_escape(self._title(i))}”" for i in rec.history[::-1][:3])
+        self.held_out_label.setText(f"{_escape(rec.note)}<br>Closest by text: {seeds}." if seeds else _escape(rec.note))
+        self.what_if_label.setText("")
+        self.explanation.set_summary(None)
+        self.explanation.clear("A list from words has no history to attribute it to.")
+        box = self.recommendation_table.parentWidget()
+        if isinstance(box, QGroupBox):
+            box.setTitle(f"Recommendations — top {len(rec.items)} for the words")
+
+    def _explanation_ready(self, name: str, explained) -> None:
+        if name == "Query":
+            running = self._explain_running
+            self._show_query(explained, running[1] if running else "")
+            return
         done, self._explain_running = self._explain_running, None
         if done != self._explain_wanted:  # the analyst moved on: the next request starts on finished
             return
@@ -939,8 +997,12 @@ class InspectorView(QWidget):
         self.explanation.show_explained(explained)
         self._tint_history()
 
-    def _explanation_failed(self, _name: str, exc) -> None:
+    def _explanation_failed(self, name: str, exc) -> None:
         done, self._explain_running = self._explain_running, None
+        if name == "Query":
+            self.explanation.clear("")
+            show_error(self, "Interests in words", exc)
+            return
         if done == self._explain_wanted:
             self._explain_wanted = None
             self.explanation.clear("No explanation for this item.")
