@@ -63,7 +63,8 @@ class ExplanationPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=False, alpha=0.2)
-        self.plot.setLabel("bottom", "contribution to the score (Shapley value)")
+        self.plot.setLabel("bottom", "contribution to the score")
+        self.plot.hide()  # until there is something to draw
         left = self.plot.getAxis("left")
         left.setWidth(150)
         small = QFont()
@@ -77,6 +78,7 @@ class ExplanationPanel(QWidget):
         self.plot.addItem(self.bars)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((120, 120, 120), width=1)))
         layout.addWidget(self.plot, 1)
+        layout.addStretch(0)  # takes the room while the chart is hidden
 
         self.text = QLabel("")
         self.text.setObjectName("explanationText")
@@ -123,6 +125,7 @@ class ExplanationPanel(QWidget):
         self.heading.setText(escape(message))
         self.bars.setOpts(x0=[], y=[], width=[], brushes=[])
         self.plot.getAxis("left").setTicks([[]])
+        self.plot.hide()
         self.text.setText("")
         self.source.setText("")
         self.export_button.setEnabled(False)
@@ -130,6 +133,7 @@ class ExplanationPanel(QWidget):
     def show_explained(self, explained) -> None:
         self.explained = explained
         self.busy.hide()
+        self.plot.show()
         a, text = explained.attribution, explained.text
         self.heading.setText(
             f"Why <b>{escape(a.item_title)}</b>? Score {a.score:.3f} = base {a.base_value:.3f} (no history) "
