@@ -240,3 +240,32 @@ def test_cancel_while_encoding_records_a_cancelled_run(themed_files, workspace_p
     assert any(isinstance(s, Stage) and s.name == "encode" for s in stages)
     with Workspace(workspace_path) as ws:
         assert ws.run(outcome.run_id).status == "cancelled"
+
+
+def test_the_item_table_is_kept_between_inference_calls_and_rebuilt_after_training():
+    import torch
+
+    from recstudio.models import create_model, model_config
+
+    torch.manual_seed(0)
+    text = torch.randn(30, 16)
+    model = create_model("sasrec-lm", 30, model_config("sasrec-lm", {"hidden": 16, "heads": 1, "max_len": 8}),
+                         item_text=text)
+    histories = torch.tensor([[0, 0, 0, 0, 0, 3, 7, 9]])
+    model.eval()
+    with torch.no_grad():
+        first = model.score(histories)
+        table = model.inference_table()
+        assert model.inference_table() is table  # kept
+        assert torch.allclose(first, model.score(histories)) and torch.allclose(table, model.item_table())
+    model.train()  # one optimiser step changes the adaptor and the ids in place
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = model.score(histories)[0, 5] - model.score(histories)[0, 1]
+    loss.backward()
+    optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        after = model.score(histories)
+        assert model.inference_table() is not table
+        assert torch.allclose(model.inference_table(), model.item_table())
+        assert not torch.allclose(after, first)

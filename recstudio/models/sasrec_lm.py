@@ -8,6 +8,8 @@ id vectors during training (``id_dropout``) teaches the model to score such text
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -121,5 +123,19 @@ class SASRecLM(SASRec):
         return self.sequence_loss(hidden, batch, table, excluded=~self.trained_items[1:])
 
     def score(self, histories: torch.Tensor) -> torch.Tensor:
-        table = self.item_table()
+        table = self.inference_table()
         return self.encoder(F.embedding(histories, table), histories)[:, -1] @ table[1:].T
+
+    def inference_table(self) -> torch.Tensor:
+        """:meth:`item_table`, kept between calls at inference (eval mode, no grad): building it runs the
+        adaptor over every item, which costs far more than scoring one history. It is built again when
+        any parameter or buffer was replaced or changed in place (an optimiser step, a loaded state,
+        new items), as tensors' version counters tell, or moved to another device."""
+        if self.training or torch.is_grad_enabled():
+            return self.item_table()
+        key = tuple((id(t), t._version, t.device, t.dtype) for t in itertools.chain(self.parameters(), self.buffers()))
+        cached = self.__dict__.get("_inference_table")
+        if cached is None or cached[0] != key:
+            cached = (key, self.item_table())
+            self.__dict__["_inference_table"] = cached
+        return cached[1]
