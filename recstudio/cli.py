@@ -13,7 +13,7 @@ from typing import Any
 from recstudio import __version__
 from recstudio.errors import RecStudioError
 
-MODEL_NAMES_HINT = "pop, itemknn, sasrec, sasrec-lm"
+MODEL_NAMES_HINT = "pop, itemknn, sasrec, sasrec-lm, lm-seq"
 
 
 def main(argv: list[str] | None = None) -> int:

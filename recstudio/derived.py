@@ -66,7 +66,7 @@ def quantise_run(workspace, run_id, *, evaluate: bool = True) -> QuantisedRun:
     layers = quantise_linear_layers(model)
     if not layers:
         raise RecStudioError(f"Run {parent.id} ({parent.model}) has no Linear layers to quantise; "
-                             "int8 quantisation is for the neural models (sasrec, sasrec-lm).")
+                             "int8 quantisation is for the neural models (sasrec, sasrec-lm, lm-seq).")
     quantisation = {"scheme": SCHEME, "layers": layers}
     config = {**(parent.config or {}), "quantised_from": parent.id, "quantisation": quantisation}
     run = workspace.create_run(parent.dataset_id, parent.model, config, split=parent.split, device="cpu")
@@ -191,20 +191,21 @@ def update_run(request: UpdateRequest, cancelled: Cancelled | None = None) -> Ge
         notes = list(appended.notes)
 
         item_text = None
-        new_text = None
+        new_text = new_texts = None
         if appended.new_items and hasattr(model, "item_text"):
-            new_text = yield from _new_item_text(workspace, model, meta, version, dataset.n_items, request.device,
-                                                 cancelled)
-            if new_text is None:
+            embeddings = yield from _new_item_text(workspace, model, meta, version, dataset.n_items, request.device,
+                                                   cancelled)
+            if embeddings is None:
                 return _update_outcome(None, parent, record, False, appended, 0, 0, notes)
+            new_text, new_texts = embeddings.vectors, embeddings.texts
         if hasattr(model, "item_text"):
             item_text = _TextSummary({**(meta.get("item_text") or {}), "items": version.n_items,
                                       "added_items": len(appended.new_items)})
         elif appended.catalogue_only:
             notes.append(f"{parent.model} knows items only by id: the {len(appended.catalogue_only):,} new catalogue "
                          "items without events cannot be scored (they score 0) until they have events; a text-aware "
-                         "model (sasrec-lm) places them by their text.")
-        grown = grow_items(model, version.n_items, new_text=new_text,
+                         "model (sasrec-lm, lm-seq) places them by their text.")
+        grown = grow_items(model, version.n_items, new_text=new_text, new_texts=new_texts,
                            with_events=_has_events(version, dataset.n_items))
 
         split_options = (parent.config or {}).get("split_options") or {}
@@ -263,8 +264,8 @@ def _has_events(version, old_items: int) -> np.ndarray:
 
 
 def _new_item_text(workspace, model, meta, version, old_items: int, device: str, cancelled: Cancelled):
-    """Text vectors (float32 [new items, dim]) of the new items, with the run's encoder, template and
-    pooling (the workspace's embedding cache is used); None when cancelled."""
+    """The new items' text (``.vectors`` float32 [new items, dim] and the rendered ``.texts``), with the
+    run's encoder, template and pooling (the workspace's embedding cache is used); None when cancelled."""
     from recstudio.knowledge import iter_item_embeddings
     from recstudio.training import Stage
 
@@ -278,7 +279,7 @@ def _new_item_text(workspace, model, meta, version, old_items: int, device: str,
     _check_same_encoder(meta, embeddings.encoder, model, embeddings.dim)
     yield Stage("encode", 1.0, f"Item text of {len(frame):,} new items ({embeddings.encoded:,} encoded, "
                                f"{embeddings.reused:,} from the cache)")
-    return embeddings.vectors
+    return embeddings
 
 
 def _check_same_encoder(meta: dict, encoder: dict, model, dim: int) -> None:
@@ -293,12 +294,14 @@ def _check_same_encoder(meta: dict, encoder: dict, model, dim: int) -> None:
                              "Restore the run's encoder or train the run again.")
 
 
-def grow_items(model, n_items: int, *, new_text: np.ndarray | None = None, with_events: np.ndarray | None = None):
+def grow_items(model, n_items: int, *, new_text: np.ndarray | None = None, with_events: np.ndarray | None = None,
+               new_texts: list[str] | None = None):
     """A copy of ``model`` that knows ``n_items`` items (its first ``model.n_items`` unchanged).
 
     SASRec-family models get a row per new item: id vectors start at the mean item vector (id-only
     models, items with events) or at zero (text-aware models: the text places the item; id-only models:
-    an item without events, which cannot be placed); sasrec-lm also gets the new items' text vectors.
+    an item without events, which cannot be placed); sasrec-lm also gets the new items' text vectors,
+    and lm-seq their vectors and rendered texts (``new_texts``), which it tokenises.
     Counting models (pop, itemknn) start empty and count again. Others are a user error for now.
     """
     import torch
@@ -312,6 +315,10 @@ def grow_items(model, n_items: int, *, new_text: np.ndarray | None = None, with_
         return model
     if not model.trainable:
         return create_model(model.name, n_items, model.config)
+    if hasattr(model, "grown"):  # a model that reads items' texts itself (lm-seq) grows on its own
+        if new_text is None or new_texts is None:
+            raise ValueError(f"a {model.name} model needs the new items' text vectors and texts")
+        return model.grown(n_items, new_text, new_texts)
     if not isinstance(model, SASRec):
         raise RecStudioError(f"Updating a {model.name} run with new items is not supported yet; train it again.")
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}

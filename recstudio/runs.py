@@ -198,8 +198,7 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         from recstudio.training.fit import seed_everything
 
         seed_everything(train_config.seed)  # the seed also fixes the initial weights, so a run can be repeated
-        model = create_model(request.model, dataset.n_items, config,
-                             item_text=item_text.vectors if item_text is not None else None)
+        model = create_model(request.model, dataset.n_items, config, **_text_inputs(item_text))
         if teacher is not None:
             from recstudio.training.distill import Distillation
 
@@ -376,8 +375,7 @@ def _resume_run(request: TrainRequest, cancelled: Cancelled):
             if item_text is None:
                 raise RecStudioError(f"Resuming run {run.id} was stopped while its item text was encoded; "
                                      "it stays as it was.")
-        model = create_model(run.model, dataset.n_items, config,
-                             item_text=item_text.vectors if item_text is not None else None)
+        model = create_model(run.model, dataset.n_items, config, **_text_inputs(item_text))
         distill = (run.config or {}).get("distill")
         if distill:  # a distilled student goes on learning from its teacher
             from recstudio.training.distill import Distillation
@@ -395,11 +393,17 @@ def _train_rank(request: TrainRequest, ddp, dataset, split, config, train_config
     from recstudio.models import create_model
     from recstudio.training import fit
 
-    model = create_model(request.model, dataset.n_items, config,
-                         item_text=item_text.vectors if item_text is not None else None)
+    model = create_model(request.model, dataset.n_items, config, **_text_inputs(item_text))
     run_id = ddp.broadcast(None)  # rank 0 has created the run
     result = yield from fit(model, split, train_config, device=ddp.device, cancelled=cancelled, distributed=ddp)
     return run_id, result
+
+
+def _text_inputs(item_text) -> dict[str, Any]:
+    """What a text-aware model is built with: the items' text vectors and their rendered texts."""
+    if item_text is None:
+        return {}
+    return {"item_text": item_text.vectors, "item_texts": item_text.texts}
 
 
 def _train_config(values: dict[str, Any]):

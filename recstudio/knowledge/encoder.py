@@ -19,6 +19,7 @@ from recstudio.errors import RecStudioError
 DEFAULT_ENCODER_NAME = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = ("", "default", DEFAULT_ENCODER_NAME.lower(), f"sentence-transformers/{DEFAULT_ENCODER_NAME}".lower())
 POOLINGS = ("mean", "last")
+AUTO_POOLING = "auto"  # mean for encoders (BERT, MiniLM...), last token for decoders (GPT-2, Llama...)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".msgpack", ".h5", ".gguf")
 _SAMPLE_CHUNK = 1 << 20  # weight files are fingerprinted from 16 chunks of 1 MiB plus their size
 _SAMPLES = 16
@@ -84,7 +85,8 @@ class TextEncoder:
     """A frozen language model that maps texts to pooled vectors (float32 numpy).
 
     - ``pooling``: "mean" (attention-masked mean of the last hidden states; for encoders such as
-      BERT/MiniLM) or "last" (the last real token's state; for decoders such as GPT-2).
+      BERT/MiniLM), "last" (the last real token's state; for decoders such as GPT-2), or "auto"
+      (one of the two by the model's type, read from its config when the encoder is made).
     - ``device``: "auto" takes CUDA (bf16 where supported, else fp16), then MPS, then CPU (fp32).
     - ``identity`` names the exact weights: a local folder's path and fingerprint, or a hub id and
       its commit. The model itself loads only when something has to be encoded.
@@ -92,11 +94,11 @@ class TextEncoder:
 
     def __init__(self, name: str | None = None, *, pooling: str = "mean", device: str = "auto",
                  batch_size: int | None = None, max_length: int = 128):
-        if pooling not in POOLINGS:
-            raise RecStudioError(f"Unknown pooling {pooling!r}; choose one of: {', '.join(POOLINGS)}.")
+        if pooling not in (*POOLINGS, AUTO_POOLING):
+            raise RecStudioError(f"Unknown pooling {pooling!r}; choose one of: {', '.join(POOLINGS)} or auto.")
         self.name = (name or "").strip()
         self.source, self.is_local = resolve_source(self.name)
-        self.pooling = pooling
+        self.pooling = pooling if pooling != AUTO_POOLING else pooling_for(self._load("config"))
         self.device_name = device or "auto"
         self.batch_size = batch_size
         self.max_length = int(max_length)
@@ -168,6 +170,14 @@ class TextEncoder:
         return out
 
     # loading ---------------------------------------------------------------------------------
+    def load_tokenizer(self):
+        """The model's tokenizer (``transformers``), loaded from the folder or hub id; user errors as RecStudioError."""
+        return self._load("tokenizer")
+
+    def load_model(self, dtype=None):
+        """The model itself (``AutoModel``, weights as stored or in ``dtype``), not moved or frozen."""
+        return self._load("model", dtype=dtype)
+
     def _ensure_loaded(self) -> None:
         if self._model is not None:
             return
@@ -243,10 +253,31 @@ def pool(hidden, attention_mask, pooling: str):
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
+def is_decoder(config) -> bool:
+    """Whether a model reads left to right only (GPT-2, Llama...): a type that can be a causal language
+    model and cannot be a masked one (BERT-like types can be both), or a config that says so."""
+    if getattr(config, "is_encoder_decoder", False):
+        return False  # its encoder is what reads text
+    if getattr(config, "is_decoder", False):
+        return True
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    kind = getattr(config, "model_type", "")
+    return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
+def pooling_for(config) -> str:
+    """"last" for a decoder (only its last token has read the whole text), else "mean"."""
+    return "last" if is_decoder(config) else "mean"
+
+
 def describe(encoder: TextEncoder) -> dict:
     return {"name": encoder.name or DEFAULT_ENCODER_NAME, "identity": encoder.identity, "pooling": encoder.pooling,
             "max_length": encoder.max_length}
 
 
-__all__ = ["DEFAULT_ENCODER_NAME", "POOLINGS", "TextEncoder", "default_encoder_path", "describe",
-           "local_fingerprint", "pool", "resolve_source"]
+__all__ = ["AUTO_POOLING", "DEFAULT_ENCODER_NAME", "POOLINGS", "TextEncoder", "default_encoder_path", "describe",
+           "is_decoder", "local_fingerprint", "pool", "pooling_for", "resolve_source"]

@@ -26,6 +26,10 @@ class Recommender(nn.Module):
     name: ClassVar[str] = ""
     config_class: ClassVar[type] = object
     trainable: ClassVar[bool] = True
+    #: What an epoch trains on: "all" = windows covering every training event (each one a target about
+    #: once); "user" = one window per user, ending at a random event of theirs, its last event the one
+    #: target (for models whose step is costly, such as a language model reading histories as text).
+    epoch_windows: ClassVar[str] = "all"
 
     def __init__(self, config: Any, n_items: int):
         super().__init__()
@@ -53,6 +57,11 @@ class Recommender(nn.Module):
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
+
+    def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups at learning rate ``lr``; a model may give some parameters
+        another rate (e.g. pretrained weights a smaller one) or leave frozen ones out."""
+        return [{"params": list(self.parameters())}]
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         # forward is the loss so that a DistributedDataParallel wrapper synchronises gradients

@@ -79,6 +79,51 @@ class SASRecLMConfig(SASRecConfig):
                 )
 
 
+@dataclass
+class LMSeqConfig:
+    encoder: str = setting(
+        "", "Language model that reads each history as text and encodes the items' text: a folder holding a "
+        "Hugging Face model (encoder or decoder), or a hub id; empty = the bundled all-MiniLM-L6-v2 (offline).",
+        kind="encoder")
+    template: str = setting(
+        DEFAULT_TEMPLATE, "How an item's catalogue row becomes text (a history reads as its items' texts, oldest "
+        "first); {column} reads a catalogue column, and a field an item lacks is dropped with its label.",
+        kind="template")
+    pooling: str = setting("auto", "How token states become one vector: mean (encoders such as BERT/MiniLM), last "
+                           "(the last token, for decoders such as GPT-2), or auto (by the model's type).",
+                           choices=("auto", "mean", "last"))
+    finetune: str = setting("last-n", "What of the language model trains: frozen (nothing; fastest), last-n (its "
+                            "last `last_n` layers), or lora (low-rank adapters on its attention, via peft).",
+                            choices=("frozen", "last-n", "lora"))
+    last_n: int = setting(2, "Layers at the top of the language model that train when fine-tune is last-n.",
+                          min=1, max=200)
+    lora_r: int = setting(8, "Rank of the LoRA adapters (fine-tune lora).", min=1, max=512)
+    lora_alpha: float = setting(16.0, "LoRA scaling: adapters count alpha / r (fine-tune lora).", min=0.01,
+                                max=4096.0)
+    backbone_lr: float = setting(0.1, "Learning rate of the language model's trained weights (last-n layers or "
+                                 "LoRA adapters) as a share of the run's; the new head learns at the full rate.",
+                                 min=0.0, max=10.0)
+    head: str = setting("text", "How items are scored: text (each item's frozen text vector through a learned "
+                        "adaptor, so items without events are scored by their text) or linear (one learned output "
+                        "per item id, as in the seed; such items get no score of their own).",
+                        choices=("text", "linear"))
+    id_embeddings: bool = setting(False, "With the text head: add a learned id vector to each item's text vector "
+                                  "(items without training events keep their text alone).")
+    max_len: int = setting(20, "Most recent events rendered as the history's text.", min=1, max=1000)
+    max_tokens: int = setting(128, "Tokens the language model reads per history (older items are dropped first); "
+                              "the step's cost grows with it.", min=8, max=32768)
+    item_tokens: int = setting(32, "Tokens kept of each item's text.", min=1, max=4096)
+    dropout: float = setting(0.1, "Dropout on the pooled history vector.", min=0.0, max=0.9)
+
+    def __post_init__(self):
+        for name in ("pooling", "finetune", "head"):
+            choices = self.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise RecStudioError(
+                    f"Setting {name!r} must be one of {', '.join(choices)}; got {getattr(self, name)!r}."
+                )
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -88,6 +133,7 @@ class ModelSpec:
     description: str
     trainable: bool = True
     uses_item_text: bool = False  # built with the items' text vectors (settings encoder/template/pooling)
+    uses_item_strings: bool = False  # also built with the items' rendered texts (it reads them itself)
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -104,5 +150,10 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                   "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
                   "(UniSRec-style adaptor); items never seen in training are placed by their text.",
                   uses_item_text=True),
+        ModelSpec("lm-seq", "recstudio.models.lm_seq", "LMSeq", LMSeqConfig,
+                  "A pretrained language model (any Hugging Face encoder or decoder; MiniLM by default) reads "
+                  "the user's recent history as text; its pooled state is scored against the items' text "
+                  "vectors (so new items can be recommended). Frozen, last-n layers or LoRA fine-tuning.",
+                  uses_item_text=True, uses_item_strings=True),
     )
 }

@@ -69,12 +69,18 @@ def _coerce(model: str, key: str, default: Any, value: Any) -> Any:
     return value
 
 
-def create_model(name: str, n_items: int, config: Any = None, *, item_text: Any = None):
+def create_model(name: str, n_items: int, config: Any = None, *, item_text: Any = None,
+                 item_texts: list[str] | None = None):
     """A new model; ``item_text`` (float [n_items, dim] text vectors) is required by, and only given
-    to, models whose spec says ``uses_item_text``."""
+    to, models whose spec says ``uses_item_text``; ``item_texts`` (each item's rendered text) likewise
+    for ``uses_item_strings``."""
     spec = model_spec(name)
     cls = model_class(name)
     config = config if config is not None else spec.config_class()
+    if spec.uses_item_strings:
+        if item_text is None or item_texts is None:
+            raise ValueError(f"model {name!r} needs item_text and item_texts (see recstudio.knowledge.item_embeddings)")
+        return cls(config, n_items, item_text=item_text, item_texts=item_texts)
     if spec.uses_item_text:
         if item_text is None:
             raise ValueError(f"model {name!r} needs item_text (see recstudio.knowledge.item_embeddings)")

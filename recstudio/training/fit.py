@@ -91,6 +91,29 @@ def training_windows(indptr: np.ndarray, items: np.ndarray, width: int, rng: np.
     return out
 
 
+def user_windows(indptr: np.ndarray, items: np.ndarray, width: int, rng: np.random.Generator) -> np.ndarray:
+    """One window [n, width] (item + 1, 0 = pad) per user with two or more events, ending at a random
+    event (uniform over the user's events after the first): each epoch shows every user once, and over
+    epochs every training event becomes a target, not only each user's latest."""
+    lengths = np.diff(indptr)
+    users = np.flatnonzero(lengths >= 2)
+    starts = indptr[users]
+    ends = starts + rng.integers(2, lengths[users] + 1)  # exclusive: at least two events in the window
+    src = ends[:, None] - width + np.arange(width)[None, :]
+    valid = src >= starts[:, None]
+    out = np.zeros((len(users), width), dtype=np.int64)
+    out[valid] = items[src[valid]] + 1
+    return out
+
+
+def epoch_windows(model, indptr: np.ndarray, items: np.ndarray, width: int, rng: np.random.Generator) -> np.ndarray:
+    """One epoch's windows as ``model.epoch_windows`` asks: every event covered ("all"), or one window
+    per user ("user")."""
+    if getattr(model, "epoch_windows", "all") == "user":
+        return user_windows(indptr, items, width, rng)
+    return training_windows(indptr, items, width, rng)
+
+
 def fit(
     model,
     split,
@@ -156,7 +179,7 @@ def fit(
 
     model.fit_statistics(split.train_indptr, split.train_items)
     width = model.history_length + 1
-    windows = training_windows(split.train_indptr, split.train_items, width, rng)
+    windows = epoch_windows(model, split.train_indptr, split.train_items, width, rng)
     if len(windows) == 0:
         raise RecStudioError("No user has two or more training events, so there is nothing to learn a sequence from.")
     # Under DDP every rank has the same windows and order (same seed); each step is one global batch
@@ -170,7 +193,7 @@ def fit(
     # The shared rng must stay in step on every rank (it picks windows and their order); what a model
     # draws for its own share of a batch comes from a rank's own stream.
     batch_rng = rng if distributed is None else np.random.default_rng([config.seed, distributed.rank])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameter_groups(config.lr), lr=config.lr, weight_decay=config.weight_decay)
     amp_dtype = None
     if dev.type == "cuda" and config.mixed_precision:
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -217,7 +240,7 @@ def fit(
 
     for epoch in range(first_epoch, config.epochs + 1):
         if epoch > 1:
-            windows = training_windows(split.train_indptr, split.train_items, width, rng)
+            windows = epoch_windows(model, split.train_indptr, split.train_items, width, rng)
         order = rng.permutation(len(windows))
         model.train()
         for lo in range(0, len(order), config.batch_size):

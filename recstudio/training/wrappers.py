@@ -22,6 +22,7 @@ class Wrapped(Recommender):
         self.inner = inner
         self.name = inner.name
         self.trainable = inner.trainable
+        self.epoch_windows = inner.epoch_windows
 
     @property
     def history_length(self) -> int:
@@ -41,6 +42,9 @@ class Wrapped(Recommender):
 
     def make_batch(self, sequences, rng):
         return self.inner.make_batch(sequences, rng)
+
+    def parameter_groups(self, lr: float):
+        return self.inner.parameter_groups(lr)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.inner.loss(batch)

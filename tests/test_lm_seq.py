@@ -1,0 +1,230 @@
+"""lm-seq: a pretrained language model reads each history as text (the offline MiniLM and a tiny GPT-2
+built from a config with MiniLM's tokenizer; nothing is downloaded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from recstudio.errors import RecStudioError
+from recstudio.workspace import Workspace
+from tests.helpers import cli, one_thread  # noqa: F401  (one_thread: an autouse fixture)
+
+THEMES = {
+    "fruit": ["Fresh apple", "Ripe banana", "Juicy orange", "Sweet mango", "Green pear", "Red cherries",
+              "Seedless grapes", "Wild strawberries", "Golden pineapple", "Fresh peaches"],
+    "tools": ["Claw hammer", "Cordless drill", "Phillips screwdriver", "Adjustable wrench", "Hand saw",
+              "Steel pliers", "Tape measure", "Spirit level", "Utility knife", "Socket set"],
+    "music": ["Acoustic guitar", "Digital piano", "Violin with bow", "Drum kit", "Electric bass guitar",
+              "Brass trumpet", "Wooden flute", "Alto saxophone", "Ukulele", "Cello"],
+}
+T0 = 1_600_000_000
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Users who each stay within one theme; a catalogue whose titles and categories say which; new
+    events with a new catalogue item nobody has touched (for `update`)."""
+    folder = tmp_path_factory.mktemp("lmseq")
+    rng = np.random.default_rng(0)
+    themes = list(THEMES)
+    catalogue = [{"sku": f"{t[:2]}{i}", "title": title, "category": t.title()}
+                 for t, titles in THEMES.items() for i, title in enumerate(titles)]
+    rows = [{"user": f"u{u}", "sku": f"{themes[u % 3][:2]}{i}", "time": T0 + u * 1000 + n}
+            for u in range(60) for n, i in enumerate(rng.integers(0, 10, size=10))]
+    paths = {name: folder / f"{name}.csv" for name in ("events", "items", "new_events", "new_items")}
+    pd.DataFrame(rows).to_csv(paths["events"], index=False)
+    pd.DataFrame(catalogue).to_csv(paths["items"], index=False)
+    pd.DataFrame([{"user": "u1", "sku": f"to{i}", "time": T0 + 10**6 + n} for n, i in enumerate([1, 2, 3])]
+                 ).to_csv(paths["new_events"], index=False)
+    pd.DataFrame([{"sku": "to10", "title": "Power sander", "category": "Tools"}]).to_csv(paths["new_items"], index=False)
+    paths["workspace"] = folder / "workspace.sqlite"
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    """A 2-layer GPT-2 built from a config (random weights) with MiniLM's tokenizer, saved as a local
+    Hugging Face folder: what a user's own decoder model looks like on disk."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+
+    from recstudio.knowledge import default_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path(), local_files_only=True)
+    torch.manual_seed(0)
+    model = GPT2Model(GPT2Config(vocab_size=len(tokenizer), n_layer=2, n_embd=64, n_head=2, n_positions=256,
+                                bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id))
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make(tiny_gpt2, texts, **settings):
+    from recstudio.models.configs import LMSeqConfig
+    from recstudio.models.lm_seq import LMSeq
+
+    config = LMSeqConfig(encoder=str(tiny_gpt2), **settings)
+    torch.manual_seed(0)
+    text = torch.randn(len(texts), 16)
+    return LMSeq(config, len(texts), item_text=text, item_texts=texts)
+
+
+TEXTS = ["red apple", "green pear", "claw hammer", "cordless drill", "violin"]
+
+
+def _read(model, tokenizer, history: list[int]) -> str:
+    ids, mask = model.render(torch.tensor([history]))
+    return tokenizer.decode(ids[0][mask[0].bool()].tolist())
+
+
+def test_a_history_is_read_as_its_items_texts_oldest_first(tiny_gpt2):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    model = make(tiny_gpt2, TEXTS, max_tokens=64)
+    assert model.pooling == "last"  # GPT-2 is a decoder: its last token has read the whole history
+    # item indices + 1, 0 = no item (padding may sit anywhere)
+    assert _read(model, tokenizer, [0, 1, 3, 5]) == "[CLS] red apple | claw hammer | violin [SEP]"
+    assert _read(model, tokenizer, [5, 0, 2]) == "[CLS] violin | green pear [SEP]"
+    # a batch pads on the right and masks the padding
+    ids, mask = model.render(torch.tensor([[0, 0, 1], [2, 3, 4]]))
+    assert mask.tolist()[0] == [1] * int(mask[0].sum()) + [0] * int((1 - mask[0]).sum())
+    assert int(mask[0].sum()) < int(mask[1].sum())
+    # too long: the oldest whole items are dropped, never half an item, and the markers stay
+    short = make(tiny_gpt2, TEXTS, max_tokens=9)
+    assert _read(short, tokenizer, [1, 2, 3, 4, 5]) == "[CLS] cordless drill | violin [SEP]"
+
+
+def test_fine_tune_modes_train_only_what_they_say(tiny_gpt2):
+    trained = {mode: {n for n, p in make(tiny_gpt2, TEXTS, finetune=mode, last_n=1).backbone.named_parameters()
+                      if p.requires_grad}
+               for mode in ("frozen", "last-n", "lora")}
+    assert trained["frozen"] == set()
+    assert trained["last-n"] and all(n.startswith(("h.1.", "ln_f.")) for n in trained["last-n"])
+    assert any(n.startswith("ln_f.") for n in trained["last-n"])  # the final norm reads the last layer
+    assert trained["lora"] and all("lora_" in n for n in trained["lora"])
+
+    model = make(tiny_gpt2, TEXTS, finetune="lora", backbone_lr=0.5)
+    groups = model.parameter_groups(1e-3)
+    assert [g["lr"] for g in groups] == [1e-3, 5e-4]  # the head at the run's rate, the adapters at half
+    before = {n: p.detach().clone() for n, p in model.backbone.named_parameters()}
+    optimizer = torch.optim.AdamW(groups, lr=1e-3)
+    model.train()
+    model.fit_statistics(np.array([0, 4]), np.array([0, 1, 2, 3]))
+    loss = model.loss({"histories": torch.tensor([[1, 2, 3], [0, 3, 4]]), "targets": torch.tensor([4, 1])})
+    loss.backward()
+    optimizer.step()
+    changed = {n for n, p in model.backbone.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all("lora_" in n for n in changed)
+
+
+def test_items_without_training_events_are_scored_by_their_text(tiny_gpt2):
+    model = make(tiny_gpt2, TEXTS).eval()
+    model.fit_statistics(np.array([0, 7]), np.array([0, 0, 0, 1, 1, 2, 3]))  # item 4 (violin) never seen
+    assert not bool(model.trained_items[5])
+    with torch.no_grad():
+        scores = model.score(torch.tensor([[1, 2, 3]]))[0]
+        trained_bias, unseen = model.item_bias[:4].detach(), model.item_bias[4].detach()
+    assert torch.isfinite(scores).all()
+    # an unseen item's bias is a typical trained item's, not the least popular one's
+    assert float(trained_bias.min()) < float(unseen) < float(trained_bias.max())
+    with pytest.raises(RecStudioError, match="one of"):
+        make(tiny_gpt2, TEXTS, head="sideways")
+
+
+def test_a_checkpoint_holds_what_trained_and_refuses_a_changed_language_model(tiny_gpt2, tmp_path):
+    import shutil
+
+    from safetensors import safe_open
+
+    from recstudio.training import load_checkpoint
+    from recstudio.training.checkpoint import save_checkpoint
+
+    folder = tmp_path / "gpt2"
+    shutil.copytree(tiny_gpt2, folder)
+    model = make(folder, TEXTS, finetune="last-n", last_n=1).eval()
+    with torch.no_grad():
+        model.project.weight.add_(0.01)  # something trained
+        expected = model.score(torch.tensor([[1, 3, 5]]))
+    path = save_checkpoint(tmp_path / "ckpt", model, {})
+    with safe_open(str(next(path.glob("*.safetensors"))), "pt") as f:
+        keys = set(f.keys())
+    assert any(k.startswith("backbone.h.1.") for k in keys)  # the fine-tuned layer is saved
+    assert not any(k.startswith(("backbone.h.0.", "backbone.wte.")) for k in keys)  # the pretrained ones are not
+    loaded, _ = load_checkpoint(path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval().score(torch.tensor([[1, 3, 5]])), expected)
+
+    from transformers import GPT2Model
+
+    other = GPT2Model.from_pretrained(folder)
+    with torch.no_grad():
+        other.wte.weight.mul_(2)
+    other.save_pretrained(folder)  # the user replaced the model in that folder
+    with pytest.raises(RecStudioError, match="has changed"):
+        load_checkpoint(path)
+
+
+def test_user_windows_give_each_user_one_window_and_cover_every_event():
+    from recstudio.training.fit import user_windows
+
+    indptr = np.array([0, 1, 5, 8])  # user 0 has one event: no window
+    items = np.arange(8)
+    rng = np.random.default_rng(0)
+    ends = {1: set(), 2: set()}
+    for _ in range(200):
+        windows = user_windows(indptr, items, 3, rng)
+        assert windows.shape == (2, 3)
+        for row, user in zip(windows, (1, 2)):
+            real = row[row > 0] - 1
+            assert len(real) >= 2 and np.all(np.diff(real) == 1)  # consecutive events of that user
+            assert indptr[user] <= real[0] and real[-1] < indptr[user + 1]
+            ends[user].add(int(real[-1]))
+    assert ends == {1: {2, 3, 4}, 2: {6, 7}}  # every event after a user's first is a target sometime
+
+
+def test_cli_trains_lm_seq_with_the_offline_minilm(files, capsys):
+    code, out, err = cli(capsys, "train", files["events"], "--items", files["items"], "--model", "lm-seq",
+                         "--epochs", "3", "--batch-size", "32", "--quiet", "--json", "--workspace", files["workspace"])
+    assert code == 0, err
+    assert out["model"] == "lm-seq" and out["status"] == "completed"
+    assert 0.0 <= out["metrics"]["test"]["NDCG@10"] <= 1.0
+    with Workspace(files["workspace"]) as ws:
+        run = ws.run(out["run_id"])
+        assert run.config["item_text"]["encoder"]["name"] == "all-MiniLM-L6-v2"
+        from recstudio.runs import recommend
+
+        top = [it["item_id"] for it in recommend(ws, run.id, user="u0", k=5, exclude_seen=False).items]
+    assert sum(sku.startswith("fr") for sku in top) >= 4  # u0 buys fruit: MiniLM reads that from the titles
+
+    code, out, err = cli(capsys, "recommend", str(out["run_id"]), "--query", "hammers and drills", "-k", "5",
+                         "--json", "--workspace", files["workspace"])
+    assert code == 0, err
+    assert sum(it["item_id"].startswith("to") for it in out["items"]) >= 4
+
+
+def test_cli_cold_items_split_and_update_with_a_tiny_gpt2(files, tiny_gpt2, capsys):
+    code, out, err = cli(capsys, "train", files["events"], "--items", files["items"], "--model", "lm-seq",
+                         "--set", f"encoder={tiny_gpt2}", "--set", "finetune=lora", "--split", "cold-items",
+                         "--cold-fraction", "0.2", "--max-steps", "3", "--batch-size", "16", "--quiet", "--json",
+                         "--workspace", files["workspace"])
+    assert code == 0, err
+    assert set(out["metrics"]["cold"]) >= {"HR@10", "NDCG@10"}
+    run_id = out["run_id"]
+
+    code, out, err = cli(capsys, "update", str(run_id), files["new_events"], "--items", files["new_items"],
+                         "--steps", "2", "--quiet", "--json", "--workspace", files["workspace"])
+    assert code == 0, err
+    from recstudio.runs import load_run_model
+
+    with Workspace(files["workspace"]) as ws:
+        updated = ws.list_runs()[-1]
+        _, model, meta = load_run_model(ws, updated.id)
+    sander = meta["item_ids"].index("to10")
+    assert model.n_items == 31 and not bool(model.trained_items[sander + 1])
+    with torch.no_grad():
+        scores = model.score(torch.tensor([[meta["item_ids"].index("to1") + 1]]))[0]
+    assert torch.isfinite(scores[sander])  # the new item is read from its text, without a retrain
