@@ -65,7 +65,8 @@ class SASRecLMConfig(SASRecConfig):
     adaptor: str = setting("whiten-moe", "How frozen text vectors enter the model: linear (one projection) "
                            "or whiten-moe (whitening + a mixture of projection experts, as in UniSRec).",
                            choices=("linear", "whiten-moe"))
-    experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", min=1, max=64)
+    experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", min=1, max=64,
+                           when=("adaptor", ("whiten-moe",)))
     id_dropout: float = setting(0.2, "Share of items whose id vector is hidden at each training step, so "
                                 "their text alone must place them (as for items never seen).", min=0.0, max=0.9)
 
@@ -96,19 +97,20 @@ class LMSeqConfig:
                             "last `last_n` layers), or lora (low-rank adapters on its attention, via peft).",
                             choices=("frozen", "last-n", "lora"))
     last_n: int = setting(2, "Layers at the top of the language model that train when fine-tune is last-n.",
-                          min=1, max=200)
-    lora_r: int = setting(8, "Rank of the LoRA adapters (fine-tune lora).", min=1, max=512)
+                          min=1, max=200, when=("finetune", ("last-n",)))
+    lora_r: int = setting(8, "Rank of the LoRA adapters (fine-tune lora).", min=1, max=512,
+                          when=("finetune", ("lora",)))
     lora_alpha: float = setting(16.0, "LoRA scaling: adapters count alpha / r (fine-tune lora).", min=0.01,
-                                max=4096.0)
+                                max=4096.0, when=("finetune", ("lora",)))
     backbone_lr: float = setting(0.1, "Learning rate of the language model's trained weights (last-n layers or "
                                  "LoRA adapters) as a share of the run's; the new head learns at the full rate.",
-                                 min=0.0, max=10.0)
+                                 min=0.0, max=10.0, when=("finetune", ("last-n", "lora")))
     head: str = setting("text", "How items are scored: text (each item's frozen text vector through a learned "
                         "adaptor, so items without events are scored by their text) or linear (one learned output "
                         "per item id, as in the seed; such items get no score of their own).",
                         choices=("text", "linear"))
     id_embeddings: bool = setting(False, "With the text head: add a learned id vector to each item's text vector "
-                                  "(items without training events keep their text alone).")
+                                  "(items without training events keep their text alone).", when=("head", ("text",)))
     max_len: int = setting(20, "Most recent events rendered as the history's text.", min=1, max=1000)
     max_tokens: int = setting(128, "Tokens the language model reads per history (older items are dropped first); "
                               "the step's cost grows with it.", min=8, max=32768)

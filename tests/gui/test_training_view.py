@@ -260,6 +260,27 @@ def test_language_model_settings_have_proper_editors(window, view, dataset, qtbo
     assert request.model == "sasrec-lm" and request.model_config["fusion"] == "text-only"
 
 
+def test_lm_seq_settings_enable_what_its_fine_tune_mode_uses(window, view, dataset, qtbot):
+    from recstudio.gui.views.training import EncoderPicker
+
+    view.select_model("lm-seq")
+    form = view.model_form
+    assert view.model_combo.currentData() == "lm-seq"
+    assert isinstance(form.editors["encoder"], EncoderPicker) and form.template_preview.text().count("•") == 3
+    finetune, rank, layers = form.editors["finetune"], form.editors["lora_r"], form.editors["last_n"]
+    assert finetune.currentData() == "last-n" and layers.isEnabled() and not rank.isEnabled()
+    finetune.setCurrentIndex(finetune.findData("lora"))
+    assert rank.isEnabled() and form.editors["lora_alpha"].isEnabled() and not layers.isEnabled()
+    finetune.setCurrentIndex(finetune.findData("frozen"))
+    assert not rank.isEnabled() and not layers.isEnabled() and not form.editors["backbone_lr"].isEnabled()
+    head = form.editors["head"]
+    head.setCurrentIndex(head.findData("linear"))
+    assert not form.editors["id_embeddings"].isEnabled()  # id vectors belong to the text head
+    request = view.build_request()
+    assert request.model == "lm-seq"
+    assert request.model_config["finetune"] == "frozen" and request.model_config["head"] == "linear"
+
+
 def test_a_text_model_shows_encoding_then_trains(window, view, dataset, qtbot):
     """sasrec-lm from the window with the offline MiniLM: the bar reports the encoding, then the run
     trains and is recorded with its item-text summary (the cache is the test workspace's own)."""

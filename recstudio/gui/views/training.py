@@ -36,7 +36,10 @@ SPLITS = (
 VALIDATION_METRICS = ("NDCG@10", "HR@10", "MRR@10")
 #: Labels for settings whose field names read poorly; others are the name in sentence case.
 SETTING_LABELS = {"hidden": "Hidden size", "max_len": "History length", "heads": "Attention heads",
-                  "layers": "Layers", "neighbours": "Neighbours"}
+                  "layers": "Layers", "neighbours": "Neighbours", "finetune": "Fine-tune", "last_n": "Layers trained",
+                  "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha", "backbone_lr": "LM learning rate ×",
+                  "id_embeddings": "Id embeddings", "max_tokens": "Tokens per history",
+                  "item_tokens": "Tokens per item", "id_dropout": "Id dropout"}
 
 
 # -- plain helpers (no widgets) --------------------------------------------------------------------
@@ -71,6 +74,7 @@ class ModelSettingsForm(QWidget):
         self.editors: dict[str, QWidget] = {}
         self.preview_items = preview_items  # a few catalogue rows (DataFrame) for the template preview
         self.template_preview: QLabel | None = None
+        self._conditions: list = []
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -86,6 +90,8 @@ class ModelSettingsForm(QWidget):
             label.setBuddy(editor)
             layout.addRow(label, editor)
             self.editors[f.name] = editor
+            if f.metadata.get("when"):  # (setting, values): only meaningful while that setting has one of them
+                self._conditions.append((f.metadata["when"], editor, label))
             if f.metadata.get("kind") == "template":
                 self.template_preview = QLabel()
                 self.template_preview.setObjectName("templatePreview")
@@ -94,6 +100,12 @@ class ModelSettingsForm(QWidget):
                 self.template_preview.setToolTip("The text the encoder reads for three items of this dataset.")
                 layout.addRow(self.template_preview)
                 editor.textChanged.connect(self.update_preview)
+        for (name, values), editor, label in self._conditions:
+            control = self.editors[name]
+            update = (lambda _i=None, c=control, v=tuple(values), e=editor, lb=label:
+                      [w.setEnabled(c.currentData() in v) for w in (e, lb)])
+            control.currentIndexChanged.connect(update)
+            update()
         if not self.editors:
             note = QLabel("This model has no settings.")
             note.setEnabled(False)
