@@ -228,3 +228,28 @@ def test_cli_cold_items_split_and_update_with_a_tiny_gpt2(files, tiny_gpt2, caps
     with torch.no_grad():
         scores = model.score(torch.tensor([[meta["item_ids"].index("to1") + 1]]))[0]
     assert torch.isfinite(scores[sander])  # the new item is read from its text, without a retrain
+
+
+def test_an_lm_seq_teacher_distils_into_a_small_sasrec(files, tiny_gpt2, capsys):
+    from recstudio.runs import load_run_model
+    from recstudio.training.distill import teacher_position_scores
+
+    ws = files["workspace"]
+    code, teacher, err = cli(capsys, "train", files["events"], "--items", files["items"], "--model", "lm-seq",
+                             "--set", f"encoder={tiny_gpt2}", "--set", "max_len=5", "--max-steps", "2", "--quiet",
+                             "--json", "--workspace", ws)
+    assert code == 0, err
+    with Workspace(ws) as workspace:
+        _, model, _ = load_run_model(workspace, teacher["run_id"])
+    histories = torch.tensor([[0, 0, 3, 7, 9, 1, 4, 2], [5, 6, 7, 8, 9, 10, 11, 12]])
+    with torch.no_grad():
+        scores = teacher_position_scores(model, histories)
+        # each prefix is read as its own history (its last max_len items)
+        torch.testing.assert_close(scores[1, 6], model.score(histories[1:, 2:7])[0])
+        torch.testing.assert_close(scores[0, 3], model.score(torch.tensor([[3, 7]]))[0])
+    assert bool((scores[0, :2] == 0).all())  # padding positions are no targets
+    code, student, err = cli(capsys, "train", "--teacher", str(teacher["run_id"]), "--model", "sasrec", "--set",
+                             "hidden=16", "--set", "heads=1", "--max-steps", "2", "--batch-size", "16", "--quiet",
+                             "--json", "--workspace", ws)
+    assert code == 0, err
+    assert student["model"] == "sasrec" and student["status"] == "completed"

@@ -265,6 +265,20 @@ class LMSeq(Recommender):
     def score_items(self, histories: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self.logits(self.history_vectors(histories), items.long())
 
+    def position_scores(self, histories: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+        """Scores [B, L, n_items] after each prefix of ``histories`` [B, L] (each read as its last
+        ``history_length`` items), as a teacher for distillation: every prefix that ends in an item is one
+        row of a few large batches; padding positions score 0."""
+        b, length = histories.shape
+        width = self.history_length
+        windows = F.pad(histories.long(), (width - 1, 0)).unfold(1, width, 1).reshape(-1, width)
+        keep = histories.reshape(-1) > 0
+        rows = windows[keep]
+        out = torch.zeros(b * length, self.n_items, device=histories.device)
+        if len(rows):
+            out[keep] = torch.cat([self.score(rows[i : i + chunk]).float() for i in range(0, len(rows), chunk)])
+        return out.view(b, length, self.n_items)
+
     def query_scores(self, text: str) -> torch.Tensor:
         """Scores [n_items] for interests stated in words: the language model reads them as it reads a
         history's text."""
