@@ -55,6 +55,26 @@ def test_windows_cover_every_training_event_once():
     assert (windows[:, -1] > 0).all()  # right-aligned
 
 
+def test_context_windows_give_every_target_its_history_and_predict_each_event_once():
+    from recstudio.training.fit import context_windows
+
+    indptr = np.array([0, 1, 4, 40])  # user 0: one event (no target); user 2: a long sequence
+    items = np.arange(40)
+    windows = context_windows(indptr, items, width=11, context=6)
+    model = _small_sasrec(40)
+    batch = model.make_batch(windows, np.random.default_rng(0))
+    histories, targets = batch["histories"].numpy(), batch["targets"].numpy()
+    counted = (targets > 0) & (histories > 0)
+    predicted = (targets[counted] - 1).tolist()
+    assert sorted(predicted) == sorted(set(range(40)) - {0, 1, 4})  # each event after a user's first, once
+    for row, col in zip(*np.nonzero(counted)):
+        target = targets[row, col] - 1
+        first = 1 if target < 4 else 4
+        seen = histories[row, : col + 1]
+        assert len(seen[seen > 0]) >= min(6, target - first)  # at least 6 earlier events when there are 6
+        assert np.array_equal(seen[seen > 0] - 1, np.arange(target - len(seen[seen > 0]), target))
+
+
 def test_fit_learns_and_restores_best_checkpoint(tmp_path):
     ds = _dataset()
     split = leave_one_out(ds)

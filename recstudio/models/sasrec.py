@@ -113,7 +113,8 @@ class SASRec(Recommender):
 
     def make_batch(self, sequences: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         seq = torch.from_numpy(sequences)
-        batch = {"histories": seq[:, :-1], "targets": seq[:, 1:]}
+        # items stored negated are history only (training.fit.context_windows): read, never a target
+        batch = {"histories": seq[:, :-1].abs(), "targets": seq[:, 1:].clamp(min=0)}
         if self.config.loss == "sampled":
             batch.update(self.draw_negatives(rng))
         return batch
