@@ -15,11 +15,14 @@ holds out the same last and second-to-last item per user as ours. The script che
 test item is identical before it reports anything.
 
 Same architecture: hidden 64, 2 layers, 2 heads, history 50, full-softmax cross-entropy. Each side keeps
-its own training defaults (batch size, dropout, learning rate, early stopping with patience 10 on
-validation NDCG@10) and is tested at its best validation checkpoint.
+its own training defaults (batch size, dropout, learning rate, early stopping with patience 10 on its own
+validation NDCG@10: RecBole's ranks seen items, ours leaves them out) and is tested at its best
+validation checkpoint.
 
 Same protocol: RecBole's full-sort evaluation of sequential models ranks every item, including the ones
-the user already has. RecStudio validates and tests that way here too. Both best checkpoints are then also
+the user already has. After each of our validations the benchmark also scores our model that way (the
+time it takes is left out of our clock), so "time to RecBole's best validation score" is read on
+RecBole's scale, and both best checkpoints are tested that way. Both best checkpoints are then also
 tested on RecStudio's default protocol (each user's history left out of the ranking; RecBole's model
 scored by the driver below), so the comparison holds under either. "Seconds to the best validation score" is wall time from the start
 of training; the speed-up is RecBole's time to its best validation NDCG@10 divided by ours to reach that
@@ -175,31 +178,55 @@ def run_recbole(python: Path, folder: Path, name: str, epochs: int, device: str)
     return json.loads(out.read_text())
 
 
-def run_ours(data: Path, workspace: Path, device: str):
-    from recstudio.runs import TrainRequest, evaluate_run, train_run
-    from recstudio.training import Started, Validated
-    from recstudio.workspace import Workspace
+class _Outcome:
+    """What the table needs of our run."""
 
-    request = TrainRequest(data=str(data / "interactions.csv"), model="sasrec", device=device,
-                           workspace=str(workspace), model_config=dict(ARCH),
-                           train_config={"valid_exclude_seen": False})
-    validations, started = [], None
-    gen = train_run(request)
+    def __init__(self, result, test_excluded: dict):
+        self.epochs, self.best_epoch, self.seconds = result.epochs, result.best_epoch, result.seconds
+        self.samples_per_s = result.samples_per_s
+        self.metrics = {"test": test_excluded}
+
+
+def run_ours(dataset, split, device: str):
+    """Our SASRec with its own training defaults (early stopping on its own validation: seen items left
+    out). After each validation the benchmark also scores the model on RecBole's protocol (seen items
+    ranked), so the time to reach RecBole's best validation score is read on RecBole's scale; the time
+    that extra scoring takes is left out of our clock."""
+    from recstudio.evaluation.evaluate import evaluate
+    from recstudio.models import create_model, model_config
+    from recstudio.training import TrainConfig, Validated, fit
+    from recstudio.training.fit import seed_everything
+
+    config = TrainConfig()
+    seed_everything(config.seed)
+    model = create_model("sasrec", dataset.n_items, model_config("sasrec", dict(ARCH)))
+    popularity = split.train_popularity()
+
+    def score(cases, exclude_seen: bool, ks=(10,)) -> dict:
+        return evaluate(model, cases, popularity=popularity, n_users=split.n_users, ks=ks, exclude_seen=exclude_seen,
+                        batch_size=config.eval_batch_size, device=device).metrics
+
+    validations, extra = [], 0.0
+    gen = fit(model, split, config, device=device)
     while True:
         try:
             event = next(gen)
         except StopIteration as stop:
-            outcome = stop.value
+            result = stop.value
             break
-        if isinstance(event, Started):
-            started = event
         if isinstance(event, Validated):
-            validations.append({"epoch": event.epoch, "seconds": event.elapsed, "NDCG@10": event.metrics["NDCG@10"]})
-            print(f"  ours epoch {event.epoch}: valid NDCG@10 {event.metrics['NDCG@10']:.4f} ({event.elapsed:.0f} s)",
-                  file=sys.stderr, flush=True)
-    with Workspace(str(workspace)) as ws:  # the test on RecBole's protocol: seen items ranked too
-        seen_ranked = evaluate_run(ws, outcome.run_id, device=device, exclude_seen=False)[1].metrics
-    return outcome, validations, started, seen_ranked
+            t = time.perf_counter()
+            ranked = score(split.valid, exclude_seen=False)["NDCG@10"]
+            validations.append({"epoch": event.epoch, "seconds": event.elapsed - extra, "NDCG@10": ranked,
+                                "own_NDCG@10": event.metrics["NDCG@10"]})
+            extra += time.perf_counter() - t
+            print(f"  ours epoch {event.epoch}: valid NDCG@10 {ranked:.4f} on RecBole's protocol, "
+                  f"{event.metrics['NDCG@10']:.4f} on ours ({event.elapsed - extra:.0f} s)", file=sys.stderr, flush=True)
+    model.eval()  # fit restored the best epoch (by our own validation)
+    seen_ranked = score(split.test, exclude_seen=False)
+    seen_excluded = score(split.test, exclude_seen=True)
+    result.seconds -= extra
+    return _Outcome(result, seen_excluded), validations, None, seen_ranked
 
 
 def time_to_reach(validations: list[dict], score: float) -> float | None:
@@ -240,14 +267,14 @@ def main(argv=None) -> int:
         print(f"Same split: all {len(our_test):,} users have the same test item in both.", file=sys.stderr)
 
         print("RecStudio: SASRec with its defaults…", file=sys.stderr, flush=True)
-        outcome, ours_valid, started, ours_test = run_ours(data, workspace, args.device)
+        outcome, ours_valid, started, ours_test = run_ours(dataset, split, args.device)
 
     ours_seen_excluded = outcome.metrics["test"]  # RecStudio's own default protocol
     r_epochs = len(theirs["validations"])
     r_best = max(theirs["validations"], key=lambda v: v["NDCG@10"])
     r_time_to_best = r_best["seconds"]
     ours_time_to_theirs = time_to_reach(ours_valid, theirs["best_valid"])
-    o_best = max(ours_valid, key=lambda v: v["NDCG@10"])
+    o_best = next(v for v in ours_valid if v["epoch"] == outcome.best_epoch)  # by our own validation
     r_s_epoch = theirs["seconds"] / max(r_epochs, 1)
     o_s_epoch = outcome.seconds / max(outcome.epochs, 1)
     r_rate = theirs["train_samples"] * r_epochs / theirs["seconds"]
@@ -274,7 +301,7 @@ def main(argv=None) -> int:
     row("seconds per epoch", o_s_epoch, r_s_epoch, "{:.1f}")
     row("training samples / s", o_rate, r_rate, "{:,.0f}")
     row("seconds to own best valid NDCG@10", o_best["seconds"], r_time_to_best, "{:.0f}", ratio=False)
-    row("best valid NDCG@10", o_best["NDCG@10"], theirs["best_valid"])
+    row("valid NDCG@10 at the best checkpoint", o_best["NDCG@10"], theirs["best_valid"])
     row("test HR@10", ours_test["HR@10"], theirs["test"].get("hit@10"))
     row("test NDCG@10", ours_test["NDCG@10"], theirs["test"].get("ndcg@10"))
     row("test MRR@10", ours_test["MRR@10"], theirs["test"].get("mrr@10"))
