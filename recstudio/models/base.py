@@ -75,3 +75,17 @@ class Recommender(nn.Module):
 
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
+
+
+def padded_item_text(item_text, n_items: int, model: str) -> torch.Tensor:
+    """Frozen item text vectors as float32 [n_items + 1, dim] with a zero row 0 (the padding item, as
+    in the id tables), from [n_items(+1), dim] numpy or torch."""
+    if item_text is None:
+        raise ValueError(f"{model} needs item_text: float [n_items, dim] text vectors")
+    text = torch.as_tensor(np.asarray(item_text, dtype=np.float32) if not torch.is_tensor(item_text)
+                           else item_text.float())
+    if text.ndim != 2 or text.shape[0] not in (n_items, n_items + 1):
+        raise ValueError(f"item_text must be [n_items(+1), dim], got {tuple(text.shape)} for {n_items} items")
+    if text.shape[0] == n_items:
+        text = torch.cat([torch.zeros(1, text.shape[1]), text])
+    return text.contiguous()

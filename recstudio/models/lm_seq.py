@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recstudio.errors import RecStudioError
-from recstudio.models.base import Recommender
+from recstudio.models.base import Recommender, padded_item_text
 from recstudio.models.configs import LMSeqConfig
 
 #: What a history's items are joined with (after each item's own text, tokenised on its own).
@@ -57,15 +57,8 @@ class LMSeq(Recommender):
         super().__init__(config, n_items)
         from recstudio.knowledge.encoder import TextEncoder
 
-        if item_text is None:
-            raise ValueError("LMSeq needs item_text: float [n_items, dim] text vectors")
-        text = torch.as_tensor(np.asarray(item_text, dtype=np.float32) if not torch.is_tensor(item_text)
-                               else item_text.float())
-        if text.ndim != 2 or text.shape[0] not in (n_items, n_items + 1):
-            raise ValueError(f"item_text must be [n_items(+1), dim], got {tuple(text.shape)} for {n_items} items")
-        if text.shape[0] == n_items:  # row 0 is the padding item
-            text = torch.cat([torch.zeros(1, text.shape[1]), text])
-        self.register_buffer("item_text", text.contiguous())
+        text = padded_item_text(item_text, n_items, "LMSeq")
+        self.register_buffer("item_text", text)
         self.register_buffer("trained_items", torch.ones(n_items + 1, dtype=torch.bool))
         # the bias starts at the log training popularity once, not again when a trained model is updated
         self.register_buffer("prior_set", torch.zeros((), dtype=torch.bool))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recstudio.models.base import padded_item_text
 from recstudio.models.configs import SASRecLMConfig
 from recstudio.models.sasrec import SASRec
 
@@ -70,16 +71,9 @@ class SASRecLM(SASRec):
 
     def __init__(self, config: SASRecLMConfig, n_items: int, item_text=None):
         super().__init__(config, n_items)
-        if item_text is None:
-            raise ValueError("SASRecLM needs item_text: float [n_items, dim] text vectors")
-        text = torch.as_tensor(np.asarray(item_text, dtype=np.float32) if not torch.is_tensor(item_text)
-                               else item_text.float())
-        if text.ndim != 2 or text.shape[0] not in (n_items, n_items + 1):
-            raise ValueError(f"item_text must be [n_items(+1), dim], got {tuple(text.shape)} for {n_items} items")
-        if text.shape[0] == n_items:  # row 0 is the padding item, as in the id table
-            text = torch.cat([torch.zeros(1, text.shape[1]), text])
+        text = padded_item_text(item_text, n_items, "SASRecLM")
         # the frozen text vectors travel in the checkpoint, so a saved run loads without re-encoding
-        self.register_buffer("item_text", text.contiguous())
+        self.register_buffer("item_text", text)
         # items with training events; the others have no learned id vector and are their text alone
         self.register_buffer("trained_items", torch.ones(n_items + 1, dtype=torch.bool))
         self.adaptor = TextAdaptor(text[1:], config.hidden, config.adaptor, config.experts, config.dropout)
