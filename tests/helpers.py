@@ -8,6 +8,18 @@ import pytest
 
 from recstudio.cli import main
 
+#: Catalogue titles by theme: users who stay within one theme, and text that says which it is.
+THEMES = {
+    "fruit": ["Fresh apple", "Ripe banana", "Juicy orange", "Sweet mango", "Green pear", "Red cherries",
+              "Seedless grapes", "Wild strawberries", "Golden pineapple", "Fresh peaches"],
+    "tools": ["Claw hammer", "Cordless drill", "Phillips screwdriver", "Adjustable wrench", "Hand saw",
+              "Steel pliers", "Tape measure", "Spirit level", "Utility knife", "Socket set"],
+    "music": ["Acoustic guitar", "Digital piano", "Violin with bow", "Drum kit", "Electric bass guitar",
+              "Brass trumpet", "Wooden flute", "Alto saxophone", "Ukulele", "Cello"],
+    "sport": ["Football", "Tennis racket", "Basketball", "Running shoes", "Yoga mat", "Golf clubs",
+              "Ski goggles", "Cycling helmet", "Boxing gloves", "Swimming goggles"],
+}
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():

@@ -10,16 +10,9 @@ import torch
 
 from recstudio.errors import RecStudioError
 from recstudio.workspace import Workspace
-from tests.helpers import cli, one_thread  # noqa: F401  (one_thread: an autouse fixture)
+from tests.helpers import THEMES as ALL_THEMES, cli, one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
-THEMES = {
-    "fruit": ["Fresh apple", "Ripe banana", "Juicy orange", "Sweet mango", "Green pear", "Red cherries",
-              "Seedless grapes", "Wild strawberries", "Golden pineapple", "Fresh peaches"],
-    "tools": ["Claw hammer", "Cordless drill", "Phillips screwdriver", "Adjustable wrench", "Hand saw",
-              "Steel pliers", "Tape measure", "Spirit level", "Utility knife", "Socket set"],
-    "music": ["Acoustic guitar", "Digital piano", "Violin with bow", "Drum kit", "Electric bass guitar",
-              "Brass trumpet", "Wooden flute", "Alto saxophone", "Ukulele", "Cello"],
-}
+THEMES = {theme: ALL_THEMES[theme] for theme in ("fruit", "tools", "music")}
 T0 = 1_600_000_000
 
 

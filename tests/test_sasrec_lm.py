@@ -11,17 +11,8 @@ import pytest
 from recstudio.cli import main
 from recstudio.data import import_interactions, make_split
 from recstudio.errors import RecStudioError
+from tests.helpers import THEMES
 
-THEMES = {
-    "fruit": ["Fresh apple", "Ripe banana", "Juicy orange", "Sweet mango", "Green pear", "Red cherries",
-              "Seedless grapes", "Wild strawberries", "Golden pineapple", "Fresh peaches"],
-    "tools": ["Claw hammer", "Cordless drill", "Phillips screwdriver", "Adjustable wrench", "Hand saw",
-              "Steel pliers", "Tape measure", "Spirit level", "Utility knife", "Socket set"],
-    "music": ["Acoustic guitar", "Digital piano", "Violin with bow", "Drum kit", "Electric bass guitar",
-              "Brass trumpet", "Wooden flute", "Alto saxophone", "Ukulele", "Cello"],
-    "sport": ["Football", "Tennis racket", "Basketball", "Running shoes", "Yoga mat", "Golf clubs",
-              "Ski goggles", "Cycling helmet", "Boxing gloves", "Swimming goggles"],
-}
 
 
 @pytest.fixture(scope="module")
