@@ -115,3 +115,19 @@ def test_settings_out_of_range_are_user_errors():
         model_config("sasrec", {"dropout": 1.5})
     with pytest.raises(RecStudioError, match="whole number"):
         model_config("sasrec", {"layers": "2.5"})
+
+
+def test_cpu_dropout_drops_at_its_rate_keeps_the_mean_and_passes_gradients_only_where_kept():
+    from recstudio.models.sasrec import dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200_000, requires_grad=True)
+    y = dropout(x, 0.3, True)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    assert abs(y.mean().item() - 1.0) < 0.01  # kept values are scaled up by 1 / 0.7
+    y.sum().backward()
+    assert torch.equal(x.grad != 0, kept)
+    assert not torch.equal(dropout(x, 0.3, True) != 0, kept)  # a new mask each call
+    assert dropout(x, 0.3, False) is x
+    assert dropout(x, 0.0, True) is x
