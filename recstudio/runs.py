@@ -367,7 +367,7 @@ def _resume_run(request: TrainRequest, cancelled: Cancelled):
         yield Stage("import", 1.0, f"Resuming run {run.id} ({run.model}) on dataset {record.name!r}: "
                                    f"{dataset.n_users} users, {dataset.n_items} items, {dataset.n_events} events")
         split = run_split(dataset, run)
-        config = model_config(run.model, (run.config or {}).get("model") or {})
+        config = model_config(run.model, (run.config or {}).get("model") or {}, saved=True)
         train_config = _train_config((run.config or {}).get("train") or {})
         item_text = None
         if model_spec(run.model).uses_item_text:

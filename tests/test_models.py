@@ -131,3 +131,24 @@ def test_cpu_dropout_drops_at_its_rate_keeps_the_mean_and_passes_gradients_only_
     assert not torch.equal(dropout(x, 0.3, True) != 0, kept)  # a new mask each call
     assert dropout(x, 0.3, False) is x
     assert dropout(x, 0.0, True) is x
+
+
+def test_a_checkpoint_saved_before_scale_inputs_existed_reloads_to_the_same_scores(tmp_path):
+    """New SASRec runs read item vectors unscaled; a checkpoint whose config predates the setting was
+    trained with them scaled by sqrt(hidden), and must score exactly as it did."""
+    import json
+
+    from recstudio.training.checkpoint import load_checkpoint, save_checkpoint
+
+    assert model_config("sasrec").scale_inputs is False
+    assert model_config("sasrec-lm").scale_inputs is True  # kept as its figures were measured
+    old = _sasrec(scale_inputs=True).eval()
+    folder = save_checkpoint(tmp_path / "ckpt", old, {})
+    meta = json.loads((folder / "checkpoint.json").read_text())
+    del meta["config"]["scale_inputs"]  # as written before the setting existed
+    (folder / "checkpoint.json").write_text(json.dumps(meta))
+    histories = torch.from_numpy(pad_sequences([[1, 2, 3], [4, 5]], 8))
+    loaded, _ = load_checkpoint(folder)
+    assert loaded.config.scale_inputs is True
+    assert torch.allclose(loaded.score(histories), old.score(histories), atol=1e-6)
+    assert not torch.allclose(_sasrec(scale_inputs=False).eval().score(histories), old.score(histories))

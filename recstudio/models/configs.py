@@ -8,6 +8,16 @@ from recstudio.errors import RecStudioError
 from recstudio.knowledge.text import DEFAULT_TEMPLATE
 
 
+# Settings added after runs were saved without them: a saved config that lacks one was trained with
+# this value (not with today's default), so checkpoints and resumed runs read it back as it was.
+LEGACY_SETTINGS = {"scale_inputs": True}
+
+
+def saved_config_values(values: dict) -> dict:
+    """A saved run's model settings, with the value it was trained with for settings added later."""
+    return {**LEGACY_SETTINGS, **values}
+
+
 def setting(default, help: str, **bounds):
     """A config field with a tooltip-sized explanation and optional min/max for forms."""
     return field(default=default, metadata={"help": help, **bounds})
@@ -37,6 +47,9 @@ class SASRecConfig:
                         "batch, corrected by log Q (for catalogues of 10^5-10^6 items).", choices=("full", "sampled"))
     negatives: int = setting(1024, "Items drawn for each batch as negatives when the loss is sampled (all items "
                              "when there are no more than this).", min=1, max=10_000_000)
+    scale_inputs: bool = setting(False, "Multiply item vectors by the square root of hidden before position "
+                                 "vectors are added (the original SASRec). Off, the last items read weigh less in "
+                                 "the output, so items already seen are ranked less high.")
 
     def __post_init__(self):
         if self.heads >= 1 and self.hidden % self.heads:
@@ -67,6 +80,9 @@ class SASRecLMConfig(SASRecConfig):
                            choices=("linear", "whiten-moe"))
     experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", min=1, max=64,
                            when=("adaptor", ("whiten-moe",)))
+    # sasrec-lm keeps the scaled inputs its figures were measured with (its fused vectors enter as before)
+    scale_inputs: bool = setting(True, "Multiply item vectors by the square root of hidden before position "
+                                 "vectors are added (the original SASRec).")
     id_dropout: float = setting(0.2, "Share of items whose id vector is hidden at each training step, so "
                                 "their text alone must place them (as for items never seen).", min=0.0, max=0.9)
 

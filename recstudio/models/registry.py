@@ -29,11 +29,18 @@ def model_class(name: str):
     return getattr(importlib.import_module(spec.module), spec.class_name)
 
 
-def model_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The model's config dataclass with defaults, updated by ``overrides`` (checked by name and type)."""
+def model_config(name: str, overrides: dict[str, Any] | None = None, saved: bool = False) -> Any:
+    """The model's config dataclass with defaults, updated by ``overrides`` (checked by name and type).
+    With ``saved``, ``overrides`` is a saved run's config: settings added since it was saved take the value
+    it was trained with (``configs.LEGACY_SETTINGS``), not today's default."""
     spec = model_spec(name)
     fields = {f.name: f for f in dataclasses.fields(spec.config_class)}
     values: dict[str, Any] = {}
+    if saved:
+        from recstudio.models.configs import LEGACY_SETTINGS, saved_config_values
+
+        overrides = {k: v for k, v in saved_config_values(overrides or {}).items()
+                     if k in fields or k not in LEGACY_SETTINGS}
     for key, value in (overrides or {}).items():
         if key not in fields:
             raise RecStudioError(

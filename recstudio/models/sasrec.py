@@ -94,8 +94,10 @@ class Block(nn.Module):
 class SequenceEncoder(nn.Module):
     """Transformer over a right-aligned item sequence; shared by SASRec and its text-fused variants."""
 
-    def __init__(self, hidden: int, layers: int, heads: int, max_len: int, dropout: float):
+    def __init__(self, hidden: int, layers: int, heads: int, max_len: int, dropout: float,
+                 scale_inputs: bool = False):
         super().__init__()
+        self.input_scale = math.sqrt(hidden) if scale_inputs else 1.0
         self.position = nn.Embedding(max_len, hidden)
         self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(Block(hidden, heads, dropout) for _ in range(layers))
@@ -107,7 +109,7 @@ class SequenceEncoder(nn.Module):
         present = histories > 0
         # positions count back from the most recent event, so the newest item always has the same one
         positions = torch.arange(t - 1, -1, -1, device=histories.device).clamp(max=self.position.num_embeddings - 1)
-        x = item_vectors * math.sqrt(item_vectors.shape[-1]) + self.position(positions)
+        x = item_vectors * self.input_scale + self.position(positions)
         x = self.drop(x * present.unsqueeze(-1))
         causal = torch.ones(t, t, dtype=torch.bool, device=histories.device).tril()
         # a query may look at earlier real events, and always at itself: a padded row then never has
@@ -126,7 +128,8 @@ class SASRec(Recommender):
     def __init__(self, config: SASRecConfig, n_items: int):
         super().__init__(config, n_items)
         self.item_embedding = nn.Embedding(n_items + 1, config.hidden, padding_idx=0)
-        self.encoder = SequenceEncoder(config.hidden, config.layers, config.heads, config.max_len, config.dropout)
+        self.encoder = SequenceEncoder(config.hidden, config.layers, config.heads, config.max_len, config.dropout,
+                                       config.scale_inputs)
         self.apply(_init_weights)
         # log of each item's probability of being drawn as a negative (set by fit_statistics)
         self._log_p: np.ndarray | None = None

@@ -134,7 +134,7 @@ def load_checkpoint(directory: str | Path, device: str = "cpu"):
     from recstudio.models import model_class, model_config
 
     meta = read_meta(directory)
-    config = model_config(meta["model"], meta["config"])
+    config = model_config(meta["model"], meta["config"], saved=True)
     state = load_file(str(Path(directory) / WEIGHTS), device="cpu")
     model = model_class(meta["model"]).from_state(config, meta["n_items"], state)
     if meta.get("quantisation"):  # an int8 copy (recstudio.models.quantise): its Linear layers hold int8 tensors
