@@ -86,9 +86,10 @@ def test_the_form_follows_the_model(view):
     assert isinstance(dropout, QDoubleSpinBox) and dropout.value() == pytest.approx(0.2)
     assert dropout.maximum() == pytest.approx(0.9) and dropout.singleStep() == pytest.approx(0.05)
     assert view.model_form.values() == {"hidden": 64, "layers": 2, "heads": 2, "max_len": 50, "dropout": 0.2,
-                                        "loss": "full", "negatives": 1024}
+                                        "loss": "full", "negatives": 1024, "scale_inputs": False}
     assert view.lr_spin.isEnabled()
-    assert not any(isinstance(e, QCheckBox) for e in view.model_form.editors.values())
+    boxes = {n for n, e in view.model_form.editors.items() if isinstance(e, QCheckBox)}
+    assert boxes == {"scale_inputs"} and not view.model_form.editors["scale_inputs"].isChecked()
     assert [view.device_combo.itemData(i) for i in range(2)] == ["auto", "cpu"]
     assert "threads" in view.device_combo.itemText(1)
 
