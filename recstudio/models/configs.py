@@ -13,11 +13,6 @@ from recstudio.knowledge.text import DEFAULT_TEMPLATE
 LEGACY_SETTINGS = {"scale_inputs": True}
 
 
-def saved_config_values(values: dict) -> dict:
-    """A saved run's model settings, with the value it was trained with for settings added later."""
-    return {**LEGACY_SETTINGS, **values}
-
-
 def setting(default, help: str, **bounds):
     """A config field with a tooltip-sized explanation and optional min/max for forms."""
     return field(default=default, metadata={"help": help, **bounds})

@@ -37,10 +37,9 @@ def model_config(name: str, overrides: dict[str, Any] | None = None, saved: bool
     fields = {f.name: f for f in dataclasses.fields(spec.config_class)}
     values: dict[str, Any] = {}
     if saved:
-        from recstudio.models.configs import LEGACY_SETTINGS, saved_config_values
+        from recstudio.models.configs import LEGACY_SETTINGS
 
-        overrides = {k: v for k, v in saved_config_values(overrides or {}).items()
-                     if k in fields or k not in LEGACY_SETTINGS}
+        overrides = {**{k: v for k, v in LEGACY_SETTINGS.items() if k in fields}, **(overrides or {})}
     for key, value in (overrides or {}).items():
         if key not in fields:
             raise RecStudioError(
