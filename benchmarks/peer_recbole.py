@@ -3,6 +3,8 @@
     python benchmarks/peer_recbole.py            # full runs: both train until early stopping
     python benchmarks/peer_recbole.py --quick    # RecBole bounded to 5 epochs (~140 s each here)
     python benchmarks/peer_recbole.py --json     # ... and a last line of JSON
+    python benchmarks/peer_recbole.py --ours-only --seeds 42,7,1 [--set scale_inputs=true] [--target 0.0648]
+                                                 # our side alone, over seeds (no RecBole)
 
 RecBole goes into its own virtual environment (created on first use, by default under
 ~/.cache/recstudio-bench/recbole-venv) with `pip install torch==2.13.0 recbole "numpy<2" "pandas<3"
@@ -120,7 +122,78 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--venv", default=str(DEFAULT_VENV), help="RecBole's virtual environment")
     p.add_argument("--device", default="cpu", help="cpu or cuda, for both")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
-    return p.parse_args(argv)
+    p.add_argument("--ours-only", action="store_true",
+                   help="train our side alone, once per seed, and print each seed's figures and their mean")
+    p.add_argument("--seeds", default="42", help="with --ours-only: comma-separated training seeds (default 42)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --ours-only: a SASRec setting, e.g. --set scale_inputs=true")
+    p.add_argument("--target", type=float,
+                   help="with --ours-only: report the first epoch whose validation NDCG@10 (seen items ranked) "
+                        "reaches this score, e.g. RecBole's best from a full run")
+    args = p.parse_args(argv)
+    if not args.ours_only and (args.set or args.target is not None or args.seeds != "42"):
+        p.error("--seeds, --set and --target go with --ours-only")
+    try:
+        args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        p.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
+    args.settings = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            p.error(f"--set takes KEY=VALUE, got {pair!r}")
+        args.settings[key.strip()] = value.strip()
+    return args
+
+
+def ours_only(dataset, split, args) -> int:
+    """Our side alone over several seeds: what a change to our defaults is judged on, without spending
+    an hour on RecBole each time."""
+    rows = []
+    for seed in args.seed_list:
+        print(f"RecStudio: SASRec, seed {seed}{', ' + ', '.join(args.set) if args.set else ''}…",
+              file=sys.stderr, flush=True)
+        outcome, valid, _, ranked = run_ours(dataset, split, args.device, seed=seed, settings=args.settings)
+        reached = None
+        if args.target is not None:
+            reached = next((v for v in valid if v["NDCG@10"] >= args.target - 1e-12), None)
+        rows.append({"seed": seed, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
+                     "s_per_epoch": outcome.seconds / max(outcome.epochs, 1),
+                     "best_valid_ranked": max(v["NDCG@10"] for v in valid),
+                     "reached_epoch": reached["epoch"] if reached else None,
+                     "reached_seconds": reached["seconds"] if reached else None,
+                     "test_ranked": {k: ranked[k] for k in ("HR@10", "NDCG@10", "MRR@10")},
+                     "test_seen_excluded": {k: outcome.metrics["test"][k] for k in ("HR@10", "NDCG@10", "MRR@10")}})
+    command = (f"python benchmarks/peer_recbole.py --ours-only --seeds {args.seeds}"
+               + "".join(f" --set {shlex.quote(x)}" for x in args.set)
+               + (f" --target {args.target}" if args.target is not None else "")
+               + (f" --device {args.device}" if args.device != "cpu" else ""))
+    print(f"\ncommand: {command}")
+    print(f"split: leave-one-out by time on {Path(args.data).name}; test NDCG@10 with seen items ranked "
+          "(RecBole's protocol) and left out (ours)")
+    head = f"{'seed':>6} {'epochs (best)':>14} {'s/epoch':>8} {'ranked':>8} {'left out':>9}"
+    print(head + (f" {'reached ' + format(args.target, '.4f'):>16}" if args.target is not None else ""))
+
+    def line(label, epochs, s_epoch, ranked, left_out, reached):
+        text = f"{label:>6} {epochs:>14} {s_epoch:>8.1f} {ranked:>8.4f} {left_out:>9.4f}"
+        if args.target is not None:
+            text += f" {reached:>16}"
+        print(text)
+
+    for r in rows:
+        reached = f"epoch {r['reached_epoch']} ({r['reached_seconds']:.0f} s)" if r["reached_epoch"] else "never"
+        line(r["seed"], f"{r['epochs']} ({r['best_epoch']})", r["s_per_epoch"], r["test_ranked"]["NDCG@10"],
+             r["test_seen_excluded"]["NDCG@10"], reached)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("epochs", "best_epoch", "s_per_epoch")}
+    mean_ranked = float(np.mean([r["test_ranked"]["NDCG@10"] for r in rows]))
+    mean_out = float(np.mean([r["test_seen_excluded"]["NDCG@10"] for r in rows]))
+    hits = sum(r["reached_epoch"] is not None for r in rows)
+    line("mean", f"{mean['epochs']:.0f} ({mean['best_epoch']:.0f})", mean["s_per_epoch"], mean_ranked, mean_out,
+         f"{hits} of {len(rows)} seeds")
+    if args.json:
+        print(json.dumps({"settings": args.settings, "target": args.target, "runs": rows,
+                          "mean": {"test_ranked_NDCG@10": mean_ranked, "test_seen_excluded_NDCG@10": mean_out}}))
+    return 0
 
 
 def ensure_recbole(venv: Path) -> Path:
@@ -187,7 +260,7 @@ class _Outcome:
         self.metrics = {"test": test_excluded}
 
 
-def run_ours(dataset, split, device: str):
+def run_ours(dataset, split, device: str, seed: int | None = None, settings: dict | None = None):
     """Our SASRec with its own training defaults (early stopping on its own validation: seen items left
     out). After each validation the benchmark also scores the model on RecBole's protocol (seen items
     ranked), so the time to reach RecBole's best validation score is read on RecBole's scale; the time
@@ -197,9 +270,9 @@ def run_ours(dataset, split, device: str):
     from recstudio.training import TrainConfig, Validated, fit
     from recstudio.training.fit import seed_everything
 
-    config = TrainConfig()
+    config = TrainConfig() if seed is None else TrainConfig(seed=seed)
     seed_everything(config.seed)
-    model = create_model("sasrec", dataset.n_items, model_config("sasrec", dict(ARCH)))
+    model = create_model("sasrec", dataset.n_items, model_config("sasrec", {**ARCH, **(settings or {})}))
     popularity = split.train_popularity()
 
     def score(cases, exclude_seen: bool, ks=(10,)) -> dict:
@@ -245,6 +318,20 @@ def main(argv=None) -> int:
     if not (data / "interactions.csv").exists():
         print(f"No interactions.csv in {data}.", file=sys.stderr)
         return 2
+    if args.ours_only:
+        from recstudio.errors import RecStudioError
+        from recstudio.models import model_config
+
+        try:
+            model_config("sasrec", {**ARCH, **args.settings})
+        except RecStudioError as error:
+            print(error, file=sys.stderr)
+            return 2
+        with tempfile.TemporaryDirectory(prefix="peer-ours-") as tmp:
+            with Workspace(str(Path(tmp) / "ws.sqlite")) as ws:
+                record, _ = import_or_reuse(ws, ImportRequest(str(data / "interactions.csv")))
+                dataset = ws.load_dataset(record.id)
+            return ours_only(dataset, make_split(dataset, "leave-one-out"), args)
     recbole_epochs = args.recbole_epochs or (5 if args.quick else 300)
     python = ensure_recbole(Path(args.venv))
     with tempfile.TemporaryDirectory(prefix="peer-recbole-") as tmp:
