@@ -141,7 +141,7 @@ def test_a_checkpoint_saved_before_scale_inputs_existed_reloads_to_the_same_scor
     from recstudio.training.checkpoint import load_checkpoint, save_checkpoint
 
     assert model_config("sasrec").scale_inputs is False
-    assert model_config("sasrec-lm").scale_inputs is True  # kept as its figures were measured
+    assert model_config("sasrec-lm").scale_inputs is False
     old = _sasrec(scale_inputs=True).eval()
     folder = save_checkpoint(tmp_path / "ckpt", old, {})
     meta = json.loads((folder / "checkpoint.json").read_text())

@@ -75,9 +75,6 @@ class SASRecLMConfig(SASRecConfig):
                            choices=("linear", "whiten-moe"))
     experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", min=1, max=64,
                            when=("adaptor", ("whiten-moe",)))
-    # sasrec-lm keeps the scaled inputs its figures were measured with (its fused vectors enter as before)
-    scale_inputs: bool = setting(True, "Multiply item vectors by the square root of hidden before position "
-                                 "vectors are added (the original SASRec).")
     id_dropout: float = setting(0.2, "Share of items whose id vector is hidden at each training step, so "
                                 "their text alone must place them (as for items never seen).", min=0.0, max=0.9)
 
