@@ -136,6 +136,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     try:
         args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
+        args.seed_list = []
+    if not args.seed_list:
         p.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
     args.settings = {}
     for pair in args.set:
