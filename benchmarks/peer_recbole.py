@@ -304,6 +304,19 @@ def run_ours(dataset, split, device: str, seed: int | None = None, settings: dic
     return _Outcome(result, seen_excluded), validations, None, seen_ranked
 
 
+def import_split(data: Path, folder: Path):
+    """The data imported by RecStudio into a workspace in ``folder`` (kept while the dataset is used), and
+    its leave-one-out split: what both sides train on."""
+    from recstudio.data import make_split
+    from recstudio.runs import ImportRequest, import_or_reuse
+    from recstudio.workspace import Workspace
+
+    with Workspace(str(folder / "ws.sqlite")) as ws:
+        record, _ = import_or_reuse(ws, ImportRequest(str(data / "interactions.csv")))
+        dataset = ws.load_dataset(record.id)
+    return dataset, make_split(dataset, "leave-one-out")
+
+
 def time_to_reach(validations: list[dict], score: float) -> float | None:
     return next((v["seconds"] for v in validations if v["NDCG@10"] >= score - 1e-12), None)
 
@@ -311,10 +324,6 @@ def time_to_reach(validations: list[dict], score: float) -> float | None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
-
-    from recstudio.runs import ImportRequest, import_or_reuse
-    from recstudio.data import make_split
-    from recstudio.workspace import Workspace
 
     data = Path(args.data)
     if not (data / "interactions.csv").exists():
@@ -330,19 +339,13 @@ def main(argv=None) -> int:
             print(error, file=sys.stderr)
             return 2
         with tempfile.TemporaryDirectory(prefix="peer-ours-") as tmp:
-            with Workspace(str(Path(tmp) / "ws.sqlite")) as ws:
-                record, _ = import_or_reuse(ws, ImportRequest(str(data / "interactions.csv")))
-                dataset = ws.load_dataset(record.id)
-            return ours_only(dataset, make_split(dataset, "leave-one-out"), args)
+            dataset, split = import_split(data, Path(tmp))
+            return ours_only(dataset, split, args)
     recbole_epochs = args.recbole_epochs or (5 if args.quick else 300)
     python = ensure_recbole(Path(args.venv))
     with tempfile.TemporaryDirectory(prefix="peer-recbole-") as tmp:
         tmp = Path(tmp)
-        workspace = tmp / "ws.sqlite"
-        with Workspace(str(workspace)) as ws:
-            record, _ = import_or_reuse(ws, ImportRequest(str(data / "interactions.csv")))
-            dataset = ws.load_dataset(record.id)
-        split = make_split(dataset, "leave-one-out")
+        dataset, split = import_split(data, tmp)
         our_test = {str(dataset.user_ids[u]): str(dataset.item_ids[i])
                     for u, i in zip(split.test.users.tolist(), split.test.targets.tolist())}
         write_recbole_data(dataset, tmp, "peer")
