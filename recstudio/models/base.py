@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from recstudio.errors import RecStudioError
 
 
 class Recommender(nn.Module):
@@ -21,6 +22,11 @@ class Recommender(nn.Module):
     - ``score(histories) -> [B, n_items]``: full-ranking scores (higher is better).
     - ``score_items(histories, items) -> [B, C]``: scores of given candidate items.
     Models that learn by counting (``trainable = False``) build themselves in ``fit_statistics``.
+
+    What a model can do besides (its capabilities) is asked of it, never guessed from its type or its
+    attributes: ``uses_item_text`` and ``distillable`` say it, and ``item_vectors``, ``score_query``,
+    ``history_attention`` and ``with_items`` answer None, or raise a :class:`RecStudioError` that says
+    so, for a model that cannot. A model overrides what it has.
     """
 
     name: ClassVar[str] = ""
@@ -30,6 +36,14 @@ class Recommender(nn.Module):
     #: once); "user" = one window per user, ending at a random event of theirs, its last event the one
     #: target (for models whose step is costly, such as a language model reading histories as text).
     epoch_windows: ClassVar[str] = "all"
+    #: Built with the items' frozen text vectors, which it keeps as the buffer ``item_text``
+    #: [n_items + 1, dim] (row 0: padding), encoded by its settings ``encoder``, ``template`` and
+    #: ``pooling``: new items need theirs (see ``with_items``), and a query can be placed among them.
+    uses_item_text: ClassVar[bool] = False
+    #: Can learn as a distillation student (``recstudio.training.distill``): a sequence model whose
+    #: state at every position (``encoder``) is scored against the item table it reads histories with
+    #: (``item_table``, ``sequence_loss``), as SASRec and its text-fused variant are.
+    distillable: ClassVar[bool] = False
 
     def __init__(self, config: Any, n_items: int):
         super().__init__()
@@ -75,6 +89,57 @@ class Recommender(nn.Module):
 
     def config_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
+
+    # capabilities ---------------------------------------------------------------------------------
+    def position_scores(self, histories: torch.Tensor) -> torch.Tensor:
+        """Scores [B, L, n_items] after each prefix of ``histories`` [B, L] (each read as its last
+        ``history_length`` items), e.g. a distillation teacher's soft targets. This default asks
+        ``score`` once per prefix (correct, but L calls); models that read a whole sequence in one pass
+        override it."""
+        width = self.history_length
+        columns = [self.score(histories[:, max(0, p + 1 - width) : p + 1]) for p in range(histories.shape[1])]
+        return torch.stack(columns, dim=1)
+
+    def item_vectors(self) -> torch.Tensor | None:
+        """One vector per item, [n_items, dim] in item index order: what the model scores histories
+        against (similar items have similar vectors, e.g. for diversity re-ranking); None for a model
+        without item vectors (this default: the counting models). Call under ``torch.no_grad()``."""
+        return None
+
+    def score_query(self, text: str) -> torch.Tensor | None:
+        """Scores [n_items] for interests stated in words, when the model reads words itself; None
+        (this default) when it does not. A model that ``uses_item_text`` but returns None can still
+        answer a query: its items' text vectors place it (``recstudio.runs`` does that)."""
+        return None
+
+    def history_attention(self, histories: torch.Tensor) -> torch.Tensor | None:
+        """[B, L]: how much the most recent position of ``histories`` [B, L] attends to each position
+        (last self-attention layer, mean over heads, in eval mode); None for a model without self-attention
+        over the history (this default)."""
+        return None
+
+    def with_items(self, n_items: int, *, new_text=None, new_texts: list[str] | None = None,
+                   with_events=None) -> "Recommender":
+        """The model knowing ``n_items`` items, its first ``self.n_items`` unchanged (itself when there are
+        no new ones), for an update with new catalogue items.
+
+        ``new_text``: the new items' text vectors [added, dim] (models that ``uses_item_text``);
+        ``new_texts``: their rendered texts (a model that reads them itself); ``with_events``: bool
+        [added], which new items have events. A counting model (``trainable = False``, this default)
+        starts empty at the new size and counts again in ``fit_statistics``; a trained model that cannot
+        take new items raises a :class:`RecStudioError` that says so.
+        """
+        if not self._items_added(n_items):
+            return self
+        if not self.trainable:
+            return type(self)(self.config, n_items)
+        raise RecStudioError(f"Updating a {self.name} run with new items is not supported yet; train it again.")
+
+    def _items_added(self, n_items: int) -> int:
+        added = int(n_items) - self.n_items
+        if added < 0:
+            raise ValueError(f"a {self.name} model knows {self.n_items} items and cannot forget some ({n_items})")
+        return added
 
 
 def padded_item_text(item_text, n_items: int, model: str) -> torch.Tensor:

@@ -1,4 +1,10 @@
-"""Model settings and the registry of model names, importable without torch (for forms and --help)."""
+"""Model settings and the registry of models by name, importable without torch (for forms and --help).
+
+A model is listed once: its config dataclass and, right after it, its :class:`ModelSpec` entry
+(``register``). Each setting's label, tooltip and whether it tells runs apart live in the field's
+metadata (see :func:`setting`); the window, the CLI and ``recstudio.models.setting_label`` read them
+from there. The model class itself lives in the spec's ``module``, imported only when a model is built.
+"""
 
 from __future__ import annotations
 
@@ -13,127 +19,6 @@ from recstudio.knowledge.text import DEFAULT_TEMPLATE
 LEGACY_SETTINGS = {"scale_inputs": True}
 
 
-def setting(default, help: str, **bounds):
-    """A config field with a tooltip-sized explanation and optional min/max for forms."""
-    return field(default=default, metadata={"help": help, **bounds})
-
-
-@dataclass
-class PopConfig:
-    pass
-
-
-@dataclass
-class ItemKNNConfig:
-    neighbours: int = setting(100, "Similar items kept per item.", min=1, max=10000)
-    shrink: float = setting(10.0, "Damps similarities that rest on few shared users.", min=0.0, max=1000.0)
-    max_len: int = setting(100, "Most recent history events that vote.", min=1, max=10000)
-
-
-@dataclass
-class SASRecConfig:
-    hidden: int = setting(64, "Width of item vectors and of the transformer.", min=8, max=1024)
-    layers: int = setting(2, "Self-attention blocks.", min=1, max=12)
-    heads: int = setting(2, "Attention heads per block (must divide hidden).", min=1, max=16)
-    max_len: int = setting(50, "Most recent events the model reads.", min=2, max=1000)
-    dropout: float = setting(0.2, "Dropout on embeddings, attention and feed-forward layers.", min=0.0, max=0.9)
-    loss: str = setting("full", "full: softmax over every item (exact; its memory grows with the catalogue). "
-                        "sampled: softmax over the target and `negatives` items drawn by popularity for each "
-                        "batch, corrected by log Q (for catalogues of 10^5-10^6 items).", choices=("full", "sampled"))
-    negatives: int = setting(1024, "Items drawn for each batch as negatives when the loss is sampled (all items "
-                             "when there are no more than this).", min=1, max=10_000_000)
-    scale_inputs: bool = setting(False, "Multiply item vectors by the square root of hidden before position "
-                                 "vectors are added (the original SASRec). Off, the last items read weigh less in "
-                                 "the output, so items already seen are ranked less high.")
-
-    def __post_init__(self):
-        if self.heads >= 1 and self.hidden % self.heads:
-            raise RecStudioError(
-                f"hidden ({self.hidden}) must be a multiple of heads ({self.heads}); e.g. hidden "
-                f"{self.hidden - self.hidden % self.heads or self.heads} or heads 1."
-            )
-        if self.loss not in ("full", "sampled"):
-            raise RecStudioError(f"Setting 'loss' must be full or sampled; got {self.loss!r}.")
-
-
-@dataclass
-class SASRecLMConfig(SASRecConfig):
-    encoder: str = setting(
-        "", "Text encoder: a folder holding a Hugging Face model, or a hub id; empty = the bundled "
-        "all-MiniLM-L6-v2 (offline).", kind="encoder")
-    template: str = setting(
-        DEFAULT_TEMPLATE, "How an item's catalogue row becomes text; {column} reads a catalogue column, "
-        "and a field an item lacks is dropped with its label.", kind="template")
-    pooling: str = setting("mean", "How token states become one text vector: mean (encoders such as "
-                           "BERT/MiniLM) or last (the last token, for decoders such as GPT-2).",
-                           choices=("mean", "last"))
-    fusion: str = setting("gated", "gated: a learned id vector plus the item's text vector, mixed by a "
-                          "learned gate; text-only: no id vectors at all (every item is its text).",
-                          choices=("gated", "text-only"))
-    adaptor: str = setting("whiten-moe", "How frozen text vectors enter the model: linear (one projection) "
-                           "or whiten-moe (whitening + a mixture of projection experts, as in UniSRec).",
-                           choices=("linear", "whiten-moe"))
-    experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", min=1, max=64,
-                           when=("adaptor", ("whiten-moe",)))
-    id_dropout: float = setting(0.2, "Share of items whose id vector is hidden at each training step, so "
-                                "their text alone must place them (as for items never seen).", min=0.0, max=0.9)
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("pooling", "fusion", "adaptor"):
-            choices = self.__dataclass_fields__[name].metadata["choices"]
-            if getattr(self, name) not in choices:
-                raise RecStudioError(
-                    f"Setting {name!r} must be one of {', '.join(choices)}; got {getattr(self, name)!r}."
-                )
-
-
-@dataclass
-class LMSeqConfig:
-    encoder: str = setting(
-        "", "Language model that reads each history as text and encodes the items' text: a folder holding a "
-        "Hugging Face model (encoder or decoder), or a hub id; empty = the bundled all-MiniLM-L6-v2 (offline).",
-        kind="encoder")
-    template: str = setting(
-        DEFAULT_TEMPLATE, "How an item's catalogue row becomes text (a history reads as its items' texts, oldest "
-        "first); {column} reads a catalogue column, and a field an item lacks is dropped with its label.",
-        kind="template")
-    pooling: str = setting("auto", "How token states become one vector: mean (encoders such as BERT/MiniLM), last "
-                           "(the last token, for decoders such as GPT-2), or auto (by the model's type).",
-                           choices=("auto", "mean", "last"))
-    finetune: str = setting("last-n", "What of the language model trains: frozen (nothing; fastest), last-n (its "
-                            "last `last_n` layers), or lora (low-rank adapters on its attention, via peft).",
-                            choices=("frozen", "last-n", "lora"))
-    last_n: int = setting(2, "Layers at the top of the language model that train when fine-tune is last-n.",
-                          min=1, max=200, when=("finetune", ("last-n",)))
-    lora_r: int = setting(8, "Rank of the LoRA adapters (fine-tune lora).", min=1, max=512,
-                          when=("finetune", ("lora",)))
-    lora_alpha: float = setting(16.0, "LoRA scaling: adapters count alpha / r (fine-tune lora).", min=0.01,
-                                max=4096.0, when=("finetune", ("lora",)))
-    backbone_lr: float = setting(0.1, "Learning rate of the language model's trained weights (last-n layers or "
-                                 "LoRA adapters) as a share of the run's; the new head learns at the full rate.",
-                                 min=0.0, max=10.0, when=("finetune", ("last-n", "lora")))
-    head: str = setting("text", "How items are scored: text (each item's frozen text vector through a learned "
-                        "adaptor, so items without events are scored by their text) or linear (one learned output "
-                        "per item id, as in the seed; such items get no score of their own).",
-                        choices=("text", "linear"))
-    id_embeddings: bool = setting(False, "With the text head: add a learned id vector to each item's text vector "
-                                  "(items without training events keep their text alone).", when=("head", ("text",)))
-    max_len: int = setting(20, "Most recent events rendered as the history's text.", min=1, max=1000)
-    max_tokens: int = setting(128, "Tokens the language model reads per history (older items are dropped first); "
-                              "the step's cost grows with it.", min=8, max=32768)
-    item_tokens: int = setting(32, "Tokens kept of each item's text.", min=1, max=4096)
-    dropout: float = setting(0.1, "Dropout on the pooled history vector.", min=0.0, max=0.9)
-
-    def __post_init__(self):
-        for name in ("pooling", "finetune", "head"):
-            choices = self.__dataclass_fields__[name].metadata["choices"]
-            if getattr(self, name) not in choices:
-                raise RecStudioError(
-                    f"Setting {name!r} must be one of {', '.join(choices)}; got {getattr(self, name)!r}."
-                )
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -146,24 +31,172 @@ class ModelSpec:
     uses_item_strings: bool = False  # also built with the items' rendered texts (it reads them itself)
 
 
-MODEL_SPECS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("pop", "recstudio.models.pop", "Popularity", PopConfig,
-                  "Most popular items in the training data (a baseline every model must beat).", trainable=False),
-        ModelSpec("itemknn", "recstudio.models.itemknn", "ItemKNN", ItemKNNConfig,
-                  "Item-to-item cosine similarity on co-occurrence, summed over the history.", trainable=False),
-        ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,
-                  "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss (or a "
-                  "log-Q-corrected sampled softmax for large catalogues)."),
-        ModelSpec("sasrec-lm", "recstudio.models.sasrec_lm", "SASRecLM", SASRecLMConfig,
-                  "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
-                  "(UniSRec-style adaptor); items never seen in training are placed by their text.",
-                  uses_item_text=True),
-        ModelSpec("lm-seq", "recstudio.models.lm_seq", "LMSeq", LMSeqConfig,
-                  "A pretrained language model (any Hugging Face encoder or decoder; MiniLM by default) reads "
-                  "the user's recent history as text; its pooled state is scored against the items' text "
-                  "vectors (so new items can be recommended). Frozen, last-n layers or LoRA fine-tuning.",
-                  uses_item_text=True, uses_item_strings=True),
-    )
-}
+#: Every model by name, in the order the window and ``recstudio models`` list them.
+MODEL_SPECS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry (once per name)."""
+    if spec.name in MODEL_SPECS:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    MODEL_SPECS[spec.name] = spec
+    return spec
+
+
+def setting(default, help: str, *, label: str, key: bool = False, **bounds):
+    """A config field with the words a form shows for it: ``label`` (the form's row), ``help`` (a
+    tooltip-sized explanation), ``key`` (one of the few settings that tell runs apart in the runs table),
+    and optional ``min``/``max``/``choices``/``kind``/``when`` for the form's editor."""
+    return field(default=default, metadata={"label": label, "help": help, "key": key, **bounds})
+
+
+@dataclass
+class PopConfig:
+    pass
+
+
+register(ModelSpec("pop", "recstudio.models.pop", "Popularity", PopConfig,
+                   "Most popular items in the training data (a baseline every model must beat).", trainable=False))
+
+
+@dataclass
+class ItemKNNConfig:
+    neighbours: int = setting(100, "Similar items kept per item.", label="Neighbours", key=True, min=1, max=10000)
+    shrink: float = setting(10.0, "Damps similarities that rest on few shared users.", label="Shrink", key=True,
+                            min=0.0, max=1000.0)
+    max_len: int = setting(100, "Most recent history events that vote.", label="History length", key=True,
+                           min=1, max=10000)
+
+
+register(ModelSpec("itemknn", "recstudio.models.itemknn", "ItemKNN", ItemKNNConfig,
+                   "Item-to-item cosine similarity on co-occurrence, summed over the history.", trainable=False))
+
+
+@dataclass
+class SASRecConfig:
+    hidden: int = setting(64, "Width of item vectors and of the transformer.", label="Hidden size", key=True,
+                          min=8, max=1024)
+    layers: int = setting(2, "Self-attention blocks.", label="Layers", key=True, min=1, max=12)
+    heads: int = setting(2, "Attention heads per block (must divide hidden).", label="Attention heads", key=True,
+                         min=1, max=16)
+    max_len: int = setting(50, "Most recent events the model reads.", label="History length", key=True, min=2, max=1000)
+    dropout: float = setting(0.2, "Dropout on embeddings, attention and feed-forward layers.", label="Dropout",
+                             min=0.0, max=0.9)
+    loss: str = setting("full", "full: softmax over every item (exact; its memory grows with the catalogue). "
+                        "sampled: softmax over the target and `negatives` items drawn by popularity for each "
+                        "batch, corrected by log Q (for catalogues of 10^5-10^6 items).", label="Loss",
+                        choices=("full", "sampled"))
+    negatives: int = setting(1024, "Items drawn for each batch as negatives when the loss is sampled (all items "
+                             "when there are no more than this).", label="Negatives", min=1, max=10_000_000)
+    scale_inputs: bool = setting(False, "Multiply item vectors by the square root of hidden before position "
+                                 "vectors are added (the original SASRec). Off, the last items read weigh less in "
+                                 "the output, so items already seen are ranked less high.", label="Scale inputs")
+
+    def __post_init__(self):
+        if self.heads >= 1 and self.hidden % self.heads:
+            raise RecStudioError(
+                f"hidden ({self.hidden}) must be a multiple of heads ({self.heads}); e.g. hidden "
+                f"{self.hidden - self.hidden % self.heads or self.heads} or heads 1."
+            )
+        if self.loss not in ("full", "sampled"):
+            raise RecStudioError(f"Setting 'loss' must be full or sampled; got {self.loss!r}.")
+
+
+register(ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,
+                   "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss (or a "
+                   "log-Q-corrected sampled softmax for large catalogues)."))
+
+
+@dataclass
+class SASRecLMConfig(SASRecConfig):
+    encoder: str = setting(
+        "", "Text encoder: a folder holding a Hugging Face model, or a hub id; empty = the bundled "
+        "all-MiniLM-L6-v2 (offline).", label="Encoder", kind="encoder")
+    template: str = setting(
+        DEFAULT_TEMPLATE, "How an item's catalogue row becomes text; {column} reads a catalogue column, "
+        "and a field an item lacks is dropped with its label.", label="Template", kind="template")
+    pooling: str = setting("mean", "How token states become one text vector: mean (encoders such as "
+                           "BERT/MiniLM) or last (the last token, for decoders such as GPT-2).",
+                           label="Pooling", choices=("mean", "last"))
+    fusion: str = setting("gated", "gated: a learned id vector plus the item's text vector, mixed by a "
+                          "learned gate; text-only: no id vectors at all (every item is its text).",
+                          label="Fusion", key=True, choices=("gated", "text-only"))
+    adaptor: str = setting("whiten-moe", "How frozen text vectors enter the model: linear (one projection) "
+                           "or whiten-moe (whitening + a mixture of projection experts, as in UniSRec).",
+                           label="Adaptor", choices=("linear", "whiten-moe"))
+    experts: int = setting(8, "Projection experts of the whiten-moe adaptor.", label="Experts", min=1, max=64,
+                           when=("adaptor", ("whiten-moe",)))
+    id_dropout: float = setting(0.2, "Share of items whose id vector is hidden at each training step, so "
+                                "their text alone must place them (as for items never seen).", label="Id dropout",
+                                min=0.0, max=0.9)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("pooling", "fusion", "adaptor"):
+            choices = self.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise RecStudioError(
+                    f"Setting {name!r} must be one of {', '.join(choices)}; got {getattr(self, name)!r}."
+                )
+
+
+register(ModelSpec("sasrec-lm", "recstudio.models.sasrec_lm", "SASRecLM", SASRecLMConfig,
+                   "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
+                   "(UniSRec-style adaptor); items never seen in training are placed by their text.",
+                   uses_item_text=True))
+
+
+@dataclass
+class LMSeqConfig:
+    encoder: str = setting(
+        "", "Language model that reads each history as text and encodes the items' text: a folder holding a "
+        "Hugging Face model (encoder or decoder), or a hub id; empty = the bundled all-MiniLM-L6-v2 (offline).",
+        label="Encoder", kind="encoder")
+    template: str = setting(
+        DEFAULT_TEMPLATE, "How an item's catalogue row becomes text (a history reads as its items' texts, oldest "
+        "first); {column} reads a catalogue column, and a field an item lacks is dropped with its label.",
+        label="Template", kind="template")
+    pooling: str = setting("auto", "How token states become one vector: mean (encoders such as BERT/MiniLM), last "
+                           "(the last token, for decoders such as GPT-2), or auto (by the model's type).",
+                           label="Pooling", choices=("auto", "mean", "last"))
+    finetune: str = setting("last-n", "What of the language model trains: frozen (nothing; fastest), last-n (its "
+                            "last `last_n` layers), or lora (low-rank adapters on its attention, via peft).",
+                            label="Fine-tune", choices=("frozen", "last-n", "lora"))
+    last_n: int = setting(2, "Layers at the top of the language model that train when fine-tune is last-n.",
+                          label="Layers trained", min=1, max=200, when=("finetune", ("last-n",)))
+    lora_r: int = setting(8, "Rank of the LoRA adapters (fine-tune lora).", label="LoRA rank", min=1, max=512,
+                          when=("finetune", ("lora",)))
+    lora_alpha: float = setting(16.0, "LoRA scaling: adapters count alpha / r (fine-tune lora).", label="LoRA alpha",
+                                min=0.01,
+                                max=4096.0, when=("finetune", ("lora",)))
+    backbone_lr: float = setting(0.1, "Learning rate of the language model's trained weights (last-n layers or "
+                                 "LoRA adapters) as a share of the run's; the new head learns at the full rate.",
+                                 label="LM learning rate ×", min=0.0, max=10.0, when=("finetune", ("last-n", "lora")))
+    head: str = setting("text", "How items are scored: text (each item's frozen text vector through a learned "
+                        "adaptor, so items without events are scored by their text) or linear (one learned output "
+                        "per item id, as in the seed; such items get no score of their own).",
+                        label="Head", choices=("text", "linear"))
+    id_embeddings: bool = setting(False, "With the text head: add a learned id vector to each item's text vector "
+                                  "(items without training events keep their text alone).", label="Id embeddings",
+                                  when=("head", ("text",)))
+    max_len: int = setting(20, "Most recent events rendered as the history's text.", label="History length", key=True,
+                          min=1, max=1000)
+    max_tokens: int = setting(128, "Tokens the language model reads per history (older items are dropped first); "
+                              "the step's cost grows with it.", label="Tokens per history", min=8, max=32768)
+    item_tokens: int = setting(32, "Tokens kept of each item's text.", label="Tokens per item", min=1, max=4096)
+    dropout: float = setting(0.1, "Dropout on the pooled history vector.", label="Dropout", min=0.0, max=0.9)
+
+    def __post_init__(self):
+        for name in ("pooling", "finetune", "head"):
+            choices = self.__dataclass_fields__[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise RecStudioError(
+                    f"Setting {name!r} must be one of {', '.join(choices)}; got {getattr(self, name)!r}."
+                )
+
+
+register(ModelSpec("lm-seq", "recstudio.models.lm_seq", "LMSeq", LMSeqConfig,
+                   "A pretrained language model (any Hugging Face encoder or decoder; MiniLM by default) reads "
+                   "the user's recent history as text; its pooled state is scored against the items' text "
+                   "vectors (so new items can be recommended). Frozen, last-n layers or LoRA fine-tuning.",
+                   uses_item_text=True, uses_item_strings=True))

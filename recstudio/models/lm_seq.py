@@ -48,6 +48,7 @@ class LMSeq(Recommender):
     name = "lm-seq"
     config_class = LMSeqConfig
     epoch_windows = "user"  # one window per user and epoch: each step reads whole histories as text
+    uses_item_text = True
 
     def __init__(self, config: LMSeqConfig, n_items: int, item_text=None, item_texts: list[str] | None = None,
                  *, tokens: dict[str, torch.Tensor] | None = None):
@@ -142,13 +143,18 @@ class LMSeq(Recommender):
                 self.item_bias.copy_(torch.from_numpy(popularity_prior(counts)))
                 self.prior_set.fill_(True)
 
-    def grown(self, n_items: int, new_text, new_texts: list[str]) -> "LMSeq":
+    def with_items(self, n_items: int, *, new_text=None, new_texts: list[str] | None = None,
+                   with_events=None) -> "LMSeq":
         """A copy that knows ``n_items`` items: the first ``self.n_items`` unchanged, the new ones placed by
         their text vectors ``new_text`` and read from their rendered texts ``new_texts`` (tokenised with the
         run's tokenizer), their bias that of a typical trained item until they have events."""
-        added = n_items - self.n_items
-        if added <= 0 or len(new_texts) != added or len(new_text) != added:
-            raise ValueError(f"grown() needs {added} new items' vectors and texts")
+        added = self._items_added(n_items)
+        if not added:
+            return self
+        if new_text is None or new_texts is None:
+            raise ValueError(f"a {self.name} model needs the new items' text vectors and texts")
+        if len(new_texts) != added or len(new_text) != added:
+            raise ValueError(f"with_items() needs {added} new items' vectors and texts")
         from recstudio.knowledge.encoder import TextEncoder
 
         tokenizer = TextEncoder(self.config.encoder, pooling=self.pooling).load_tokenizer()
@@ -221,7 +227,7 @@ class LMSeq(Recommender):
 
     # scoring ------------------------------------------------------------------------------------
     def item_table(self) -> torch.Tensor:
-        """[n_items, width] unit item vectors of the text head."""
+        """[n_items, width] unit item vectors of the text head (no padding row, unlike SASRec's)."""
         vectors = self.adaptor(self.item_text[1:])
         if self.ids is not None:  # items without training events have no id vector to trust
             vectors = vectors + self.ids.weight[1:] * self.trained_items[1:].unsqueeze(-1).to(vectors.dtype)
@@ -272,7 +278,15 @@ class LMSeq(Recommender):
             out[keep] = torch.cat([self.score(rows[i : i + chunk]).float() for i in range(0, len(rows), chunk)])
         return out.view(b, length, self.n_items)
 
-    def query_scores(self, text: str) -> torch.Tensor:
+    def item_vectors(self) -> torch.Tensor:
+        """[n_items, width]: the text head's unit item vectors, or the linear head's output rows."""
+        if self.config.head == "text":
+            return self.inference_table()
+        from recstudio.models.quantise import Int8Linear
+
+        return self.output.dequantised_weight() if isinstance(self.output, Int8Linear) else self.output.weight
+
+    def score_query(self, text: str) -> torch.Tensor:
         """Scores [n_items] for interests stated in words: the language model reads them as it reads a
         history's text."""
         from recstudio.knowledge.encoder import TextEncoder

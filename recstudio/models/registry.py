@@ -22,6 +22,35 @@ def model_spec(name: str):
     return MODEL_SPECS[name]
 
 
+def _setting_field(model: str, setting: str):
+    """The config field of ``setting`` of ``model`` (a user error for an unknown model), or None when the
+    model has no such setting (e.g. one a run saved by an older version recorded)."""
+    for f in dataclasses.fields(model_spec(model).config_class):
+        if f.name == setting:
+            return f
+    return None
+
+
+def setting_label(model: str, setting: str) -> str:
+    """The words a form labels ``setting`` of ``model`` with, e.g. "Hidden size" for sasrec's ``hidden``;
+    a setting the model does not have (any longer) reads as its name in sentence case."""
+    f = _setting_field(model, setting)
+    label = f.metadata.get("label") if f is not None else None
+    return label or setting.replace("_", " ").capitalize()
+
+
+def setting_help(model: str, setting: str) -> str | None:
+    """The tooltip-sized explanation of ``setting`` of ``model``; None when it has none."""
+    f = _setting_field(model, setting)
+    return (f.metadata.get("help") or None) if f is not None else None
+
+
+def key_settings(model: str) -> tuple[str, ...]:
+    """The settings of ``model`` that tell its runs apart (the runs table shows them; the others are in the
+    tooltip), in the config's order; empty for a model without settings."""
+    return tuple(f.name for f in dataclasses.fields(model_spec(model).config_class) if f.metadata.get("key"))
+
+
 def model_class(name: str):
     import importlib
 

@@ -124,6 +124,7 @@ class SequenceEncoder(nn.Module):
 class SASRec(Recommender):
     name = "sasrec"
     config_class = SASRecConfig
+    distillable = True
 
     def __init__(self, config: SASRecConfig, n_items: int):
         super().__init__(config, n_items)
@@ -143,8 +144,12 @@ class SASRec(Recommender):
         self._log_p, self._cdf = np.log(p), np.cumsum(p)
 
     def item_table(self) -> torch.Tensor:
-        """[n_items + 1, H] vectors used both as inputs and as the output scoring table."""
+        """[n_items + 1, H] vectors used both as inputs and as the output scoring table (row 0: padding)."""
         return self.item_embedding.weight
+
+    def inference_table(self) -> torch.Tensor:
+        """:meth:`item_table` for scoring (a variant whose table is costly to build keeps it between calls)."""
+        return self.item_table()
 
     def hidden_states(self, histories: torch.Tensor) -> torch.Tensor:
         table = self.item_table()
@@ -209,6 +214,71 @@ class SASRec(Recommender):
 
     def score(self, histories: torch.Tensor) -> torch.Tensor:
         return self.hidden_states(histories)[:, -1] @ self.item_table()[1:].T
+
+    # capabilities ---------------------------------------------------------------------------------
+    def position_scores(self, histories: torch.Tensor) -> torch.Tensor:
+        """Scores [B, L, n_items] after each prefix, in one pass: the state at each position against the
+        item table (causal attention: a position reads only what came before it)."""
+        table = self.inference_table()
+        return self.encoder(F.embedding(histories, table), histories) @ table[1:].T
+
+    def item_vectors(self) -> torch.Tensor:
+        """[n_items, H]: the item table without its padding row."""
+        return self.inference_table()[1:]
+
+    def history_attention(self, histories: torch.Tensor) -> torch.Tensor:
+        """[B, L]: the last block's attention of the most recent position over the positions (mean over heads).
+
+        Read with a forward hook on that block's attention: the hook recomputes the softmax weights from
+        the module's own query/key projection and mask, because the fused attention kernel never
+        materialises them. Nothing in the model changes (it is scored once, in eval mode, without grad).
+        """
+        attention = self.encoder.blocks[-1].attn
+        captured: dict[str, torch.Tensor] = {}
+
+        def hook(module, inputs, output):
+            x, allowed = inputs
+            b, t, c = x.shape
+            q, k, _ = module.qkv(x).split(c, dim=2)
+            q = q.view(b, t, module.heads, c // module.heads).transpose(1, 2)
+            k = k.view(b, t, module.heads, c // module.heads).transpose(1, 2)
+            logits = (q @ k.transpose(-1, -2)) / (c // module.heads) ** 0.5
+            logits = logits.masked_fill(~allowed, float("-inf"))
+            captured["weights"] = F.softmax(logits, dim=-1)[:, :, -1, :].mean(dim=1)  # [b, t]
+
+        handle = attention.register_forward_hook(hook)
+        was_training = self.training
+        try:
+            self.eval()
+            with torch.no_grad():
+                self.score_items(histories, torch.zeros((histories.shape[0], 1), dtype=torch.long,
+                                                        device=histories.device))
+        finally:
+            handle.remove()
+            self.train(was_training)
+        return captured["weights"]
+
+    def with_items(self, n_items: int, *, new_text=None, new_texts: list[str] | None = None,
+                   with_events=None) -> "SASRec":
+        """A copy knowing ``n_items`` items, with a row of the item table per new item: an item with events
+        (``with_events``) starts at the mean item vector, one without at zero (it cannot be placed by id:
+        it scores 0 until it has events and the model has trained on them)."""
+        added = self._items_added(n_items)
+        if not added:
+            return self
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        self._grow_state(state, added, new_text=new_text, with_events=with_events)
+        grown = self.from_state(self.config, n_items, state)
+        grown.load_state_dict(state)  # the adaptor keeps the statistics it was trained with
+        return grown
+
+    def _grow_state(self, state: dict[str, torch.Tensor], added: int, *, new_text, with_events) -> None:
+        """Extend ``state`` (this model's tensors, copied) in place by ``added`` items."""
+        weight = state["item_embedding.weight"]
+        rows = weight.new_zeros(added, weight.shape[1])
+        if with_events is not None and len(weight) > 1:
+            rows[torch.from_numpy(np.asarray(with_events, dtype=bool)).to(rows.device)] = weight[1:].mean(0)
+        state["item_embedding.weight"] = torch.cat([weight, rows])
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -68,6 +68,7 @@ class TextAdaptor(nn.Module):
 class SASRecLM(SASRec):
     name = "sasrec-lm"
     config_class = SASRecLMConfig
+    uses_item_text = True
 
     def __init__(self, config: SASRecLMConfig, n_items: int, item_text=None):
         super().__init__(config, n_items)
@@ -88,6 +89,18 @@ class SASRecLM(SASRec):
     @classmethod
     def from_state(cls, config, n_items: int, state: dict):
         return cls(config, n_items, item_text=state["item_text"])
+
+    def _grow_state(self, state: dict[str, torch.Tensor], added: int, *, new_text, with_events) -> None:
+        """New items come with their text vectors ``new_text`` [added, dim], which place them; their id
+        vectors start at zero and they count as untrained until they have events (``fit_statistics``)."""
+        if new_text is None or len(new_text) != added:
+            raise ValueError("a text-aware model needs the new items' text vectors")
+        if "item_embedding.weight" in state:  # fusion "text-only" has no id vectors
+            weight = state["item_embedding.weight"]
+            state["item_embedding.weight"] = torch.cat([weight, weight.new_zeros(added, weight.shape[1])])
+        text = state["item_text"]
+        state["item_text"] = torch.cat([text, torch.as_tensor(new_text, dtype=text.dtype, device=text.device)])
+        state["trained_items"] = torch.cat([state["trained_items"], state["trained_items"].new_zeros(added)])
 
     def fit_statistics(self, train_indptr: np.ndarray, train_items: np.ndarray) -> None:
         super().fit_statistics(train_indptr, train_items)  # what negatives are drawn from

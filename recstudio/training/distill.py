@@ -41,32 +41,18 @@ def check_settings(temperature: Any, alpha: Any) -> tuple[float, float]:
 
 
 def check_student(student) -> None:
-    from recstudio.models.sasrec import SASRec
-
-    if not isinstance(student, SASRec):
+    if not student.distillable:
         raise RecStudioError(
             f"A distilled student must be a sequence model scored against an item table (sasrec or sasrec-lm); "
             f"{student.name!r} is not. Choose --model sasrec."
         )
 
 
-def teacher_position_scores(teacher, histories: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
-    """The teacher's scores of every item after each prefix of ``histories``: [B, L, n_items].
-
-    A model with ``position_scores(histories)`` gives them itself; SASRec-family models give them in one
-    pass (their state at each position against their item table, ``table`` when the caller keeps it);
-    any other model is asked with ``score`` once per prefix (correct, but L calls per batch).
-    """
-    from recstudio.models.sasrec import SASRec
-
-    if hasattr(teacher, "position_scores"):
-        return teacher.position_scores(histories)
-    if isinstance(teacher, SASRec):
-        table = teacher.item_table() if table is None else table
-        return teacher.encoder(F.embedding(histories, table), histories) @ table[1:].T
-    width = teacher.history_length
-    columns = [teacher.score(histories[:, max(0, p + 1 - width) : p + 1]) for p in range(histories.shape[1])]
-    return torch.stack(columns, dim=1)
+def teacher_position_scores(teacher, histories: torch.Tensor) -> torch.Tensor:
+    """The teacher's scores of every item after each prefix of ``histories``: [B, L, n_items]
+    (``Recommender.position_scores``: one pass for SASRec-family models, whose text-fused variant keeps its
+    item table between calls; ``score`` once per prefix for a model that has no faster way)."""
+    return teacher.position_scores(histories)
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -89,7 +75,6 @@ class Distillation(Wrapped):
         for p in teacher.parameters():
             p.requires_grad_(False)
         self.temperature, self.alpha = check_settings(temperature, alpha)
-        self.__dict__["_teacher_table"] = None
 
     @property
     def student(self):
@@ -103,20 +88,12 @@ class Distillation(Wrapped):
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
         self.teacher._apply(fn, *args, **kwargs)  # moved with the student to the training device
-        self.__dict__["_teacher_table"] = None
         return self
 
     def _teacher_scores(self, histories: torch.Tensor) -> torch.Tensor:
-        """The frozen teacher's scores at every position; a SASRec-family teacher's item table (for
-        sasrec-lm: the adaptor over every item's text) is computed once, not at every step."""
-        from recstudio.models.sasrec import SASRec
-
-        table = None
-        if isinstance(self.teacher, SASRec) and not hasattr(self.teacher, "position_scores"):
-            table = self.__dict__["_teacher_table"]
-            if table is None:
-                table = self.__dict__["_teacher_table"] = self.teacher.item_table()
-        return teacher_position_scores(self.teacher, histories, table)
+        """The frozen teacher's scores at every position (in eval mode, without grad: a sasrec-lm teacher
+        builds its item table, the adaptor over every item's text, once, not at every step)."""
+        return teacher_position_scores(self.teacher, histories)
 
     # the loss ----------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

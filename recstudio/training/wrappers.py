@@ -23,6 +23,8 @@ class Wrapped(Recommender):
         self.name = inner.name
         self.trainable = inner.trainable
         self.epoch_windows = inner.epoch_windows
+        self.uses_item_text = inner.uses_item_text
+        self.distillable = inner.distillable
 
     @property
     def history_length(self) -> int:
@@ -54,6 +56,23 @@ class Wrapped(Recommender):
 
     def score_items(self, histories: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self.inner.score_items(histories, items)
+
+    # what the inner model can do, it can do through the wrapper
+    def position_scores(self, histories: torch.Tensor) -> torch.Tensor:
+        return self.inner.position_scores(histories)
+
+    def item_vectors(self):
+        return self.inner.item_vectors()
+
+    def score_query(self, text: str):
+        return self.inner.score_query(text)
+
+    def history_attention(self, histories: torch.Tensor):
+        return self.inner.history_attention(histories)
+
+    def with_items(self, n_items: int, **new_items):
+        """The inner model grown (unwrapped: a wrapper stands in only while it trains)."""
+        return self.inner.with_items(n_items, **new_items)
 
 
 class FixedStatistics(Wrapped):
