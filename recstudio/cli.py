@@ -13,7 +13,9 @@ from typing import Any
 from recstudio import __version__
 from recstudio.errors import RecStudioError
 
-MODEL_NAMES_HINT = "pop, itemknn, sasrec, sasrec-lm, lm-seq"
+#: ``recstudio.data.split_names()``, spelled out because importing recstudio.data loads pandas, which
+#: `recstudio --help` must not wait for (tests/test_model_capabilities.py keeps the two the same).
+SPLIT_NAMES = ("leave-one-out", "temporal", "cold-items")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from recstudio.models import model_names  # the registry: no torch
+
     parser = argparse.ArgumentParser(
         prog="recstudio",
         description="RecStudio: import behaviour logs, train sequential recommenders, evaluate and recommend.",
@@ -82,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", nargs="?", help="CSV path or imported dataset name")
     p.add_argument("--sample", action="store_true", help="train on the bundled Online Retail sample")
     _add_import_options(p)
-    p.add_argument("--model", default="sasrec", help=f"model name ({MODEL_NAMES_HINT}; default sasrec)")
+    p.add_argument("--model", default="sasrec", help=f"model name ({', '.join(model_names())}; default sasrec)")
     p.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     p.add_argument("--batch-size", type=int)
@@ -90,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--split", default="leave-one-out", choices=["leave-one-out", "temporal", "cold-items"],
+    p.add_argument("--split", default="leave-one-out", choices=SPLIT_NAMES,
                    help="leave-one-out (default), temporal, or cold-items: leave-one-out with a random share of "
                         "items held out of training, reported apart as \"cold\"")
     p.add_argument("--cold-fraction", type=float, metavar="F",
@@ -289,14 +293,13 @@ def cmd_models(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from recstudio.runs import TrainRequest
+    from recstudio.runs import TrainRequest, file_or_dataset
 
     if args.resume is not None:
         if args.data or args.sample or args.distributed:
             raise RecStudioError("--resume continues a run with its own data and settings; give no DATA, "
                                  "--sample or --distributed.")
-        return _train(args, TrainRequest(data="", model="", resume=args.resume, device=args.device,
-                                         workspace=args.workspace))
+        return _train(args, TrainRequest(resume=args.resume, device=args.device, workspace=args.workspace))
     data, items = args.data, args.items
     if args.sample:
         from recstudio.data import sample_paths
@@ -324,7 +327,7 @@ def cmd_train(args) -> int:
             raise RecStudioError("--cold-fraction goes with --split cold-items.")
         split_options["cold_fraction"] = args.cold_fraction
     request = TrainRequest(
-        data=data or "", items=items, model=args.model, model_config=settings, teacher=args.teacher, distill=distill,
+        **(file_or_dataset(data) if data else {}), items=items, model=args.model, model_config=settings, teacher=args.teacher, distill=distill,
         train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,
         device=args.device, workspace=args.workspace, roles=roles, import_options=options,
         split_options=split_options, distributed=args.distributed,
@@ -334,6 +337,7 @@ def cmd_train(args) -> int:
 
 def _train(args, request) -> int:
     """Run a training request with progress on stderr and the outcome on stdout."""
+    from recstudio.drive import drive
     from recstudio.runs import train_run
 
     rank = int(os.environ.get("RANK", "0")) if args.distributed else 0
@@ -343,12 +347,7 @@ def _train(args, request) -> int:
         with stop:
             gen = train_run(request, cancelled=stop.requested,
                             import_progress=_StageLine() if not args.quiet and sys.stderr.isatty() else None)
-            while True:
-                try:
-                    reporter.show(next(gen))
-                except StopIteration as done:
-                    outcome = done.value
-                    break
+            outcome = drive(gen, reporter.show)
     finally:
         if args.distributed:
             from recstudio.training.ddp import shutdown
@@ -449,7 +448,7 @@ def cmd_evaluate(args) -> int:
     for name, seg in result.segments.items():
         lines.append(f"  segment {name}: {seg.get('users', 0)} users, NDCG@10 {seg.get('NDCG@10', 0):.4f}")
     if args.diversity is not None:
-        from recstudio.explain import diversity_report
+        from recstudio.runs import diversity_report
 
         with Workspace(args.workspace) as ws:
             rerank = diversity_report(ws, run.id, args.diversity)
@@ -478,7 +477,7 @@ def cmd_recommend(args) -> int:
         history = [h.strip() for h in args.history.split(",") if h.strip()]
     with Workspace(args.workspace) as ws:
         if args.diversity is not None:
-            from recstudio.explain import recommend_diverse
+            from recstudio.runs import recommend_diverse
 
             rec = recommend_diverse(ws, args.run, diversity=args.diversity, user=args.user, history=history,
                                     k=args.k, exclude_seen=not args.keep_seen)
@@ -512,7 +511,7 @@ def _recommend_query(args) -> int:
 
 
 def cmd_quantise(args) -> int:
-    from recstudio.derived import quantise_run
+    from recstudio.runs import quantise_run
     from recstudio.workspace import Workspace
 
     with Workspace(args.workspace) as ws:
@@ -530,7 +529,8 @@ def cmd_quantise(args) -> int:
 
 
 def cmd_update(args) -> int:
-    from recstudio.derived import UpdateRequest, update_run, update_summary
+    from recstudio.drive import drive
+    from recstudio.runs import UpdateRequest, update_run, update_summary
 
     roles, options = _import_settings(args)
     request = UpdateRequest(run=args.run, events=args.new_events, items=args.items, steps=args.steps, replay=args.replay,
@@ -539,13 +539,7 @@ def cmd_update(args) -> int:
     stop = _GracefulStop()
     reporter = _TrainReporter(quiet=args.quiet)
     with stop:
-        gen = update_run(request, cancelled=stop.requested)
-        while True:
-            try:
-                reporter.show(next(gen))
-            except StopIteration as done:
-                result = done.value
-                break
+        result = drive(update_run(request, cancelled=stop.requested), reporter.show)
     payload = result.to_dict()
     if result.outcome is not None:
         payload["run_id"] = result.outcome.run_id
@@ -587,7 +581,8 @@ def _recommend_all_users(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from recstudio.explain import DEFAULT_MAX_EVALS, explain
+    from recstudio.explain import DEFAULT_MAX_EVALS
+    from recstudio.runs import explain
     from recstudio.workspace import Workspace
 
     history = None
@@ -612,7 +607,8 @@ def cmd_explain(args) -> int:
 
 
 def cmd_faithfulness(args) -> int:
-    from recstudio.explain import DEFAULT_MAX_EVALS, faithfulness_report
+    from recstudio.explain import DEFAULT_MAX_EVALS
+    from recstudio.runs import faithfulness_report
     from recstudio.workspace import Workspace
 
     with Workspace(args.workspace) as ws:

@@ -47,8 +47,8 @@ CHILD = textwrap.dedent('''
         importer._Cleaner.timestamps = lambda self: park()
     elif where == "writing-files":
         from recstudio.workspace import store
-        write = store._write_dataset_files
-        store._write_dataset_files = lambda dataset, folder: (write(dataset, folder), park())
+        write = store.write_dataset_files
+        store.write_dataset_files = lambda dataset, folder: (write(dataset, folder), park())
     elif where == "in-transaction":
         from recstudio.workspace import store
         replace = os.replace

@@ -111,7 +111,7 @@ def test_int8_copy_scores_like_the_float_model_and_is_smaller(trained, capsys):
         _, float_model, _ = load_run_model(w, trained["teacher"])
         _, int8_model, meta = load_run_model(w, q["run_id"])
         parent_ndcg = w.run(trained["teacher"]).metrics["test"]["NDCG@10"]
-    assert meta["quantisation"]["scheme"] == "dynamic-int8"
+    assert meta.quantisation["scheme"] == "dynamic-int8"
     assert isinstance(int8_model.encoder.blocks[0].ff[0], Int8Linear)
     histories = torch.randint(1, 31, (40, 50))
     histories[:, :20] = 0  # left padding, as real histories have

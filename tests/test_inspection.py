@@ -32,7 +32,7 @@ def trained(tmp_path_factory):
         pytest.skip("ml-100k is not in ../shared/datasets")
     path = str(tmp_path_factory.mktemp("inspection") / "workspace.sqlite")
     pop = _train(TrainRequest(str(interactions), "pop", items=str(items), workspace=path))
-    sasrec = _train(TrainRequest("interactions", "sasrec", train_config={"max_steps": 20, "seed": 1},
+    sasrec = _train(TrainRequest(model="sasrec", dataset="interactions", train_config={"max_steps": 20, "seed": 1},
                                  model_config={"hidden": 32, "layers": 1}, device="cpu", workspace=path))
     log = pd.read_csv(interactions, dtype={"user_id": str, "item_id": str})
     with Workspace(path) as workspace:

@@ -216,10 +216,10 @@ def test_cli_cold_items_split_and_update_with_a_tiny_gpt2(files, tiny_gpt2, caps
     with Workspace(files["workspace"]) as ws:
         updated = ws.list_runs()[-1]
         _, model, meta = load_run_model(ws, updated.id)
-    sander = meta["item_ids"].index("to10")
+    sander = meta.item_ids.index("to10")
     assert model.n_items == 31 and not bool(model.trained_items[sander + 1])
     with torch.no_grad():
-        scores = model.score(torch.tensor([[meta["item_ids"].index("to1") + 1]]))[0]
+        scores = model.score(torch.tensor([[meta.item_ids.index("to1") + 1]]))[0]
     assert torch.isfinite(scores[sander])  # the new item is read from its text, without a retrain
 
 

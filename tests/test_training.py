@@ -13,7 +13,7 @@ from recstudio.data import Dataset, leave_one_out
 from recstudio.errors import RecStudioError
 from recstudio.models import create_model, model_config
 from recstudio.training import (
-    FitResult, Started, Step, TrainConfig, Validated, fit, load_checkpoint, training_windows,
+    FitResult, Started, Step, TrainConfig, Validated, drive, fit, load_checkpoint, training_windows,
 )
 
 
@@ -34,11 +34,7 @@ def _dataset(n_users=40, n_items=12, length=10, seed=0) -> Dataset:
 
 def _run(gen):
     events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
+    return events, drive(gen, events.append)
 
 
 def _small_sasrec(n_items):
@@ -112,17 +108,16 @@ def test_cancel_stops_at_next_step_and_keeps_best(tmp_path):
     flag = {"stop": False}
     gen = fit(model, leave_one_out(ds), TrainConfig(epochs=30, batch_size=8), device="cpu",
               checkpoint_dir=tmp_path / "ckpt", cancelled=lambda: flag["stop"])
-    seen_valid, steps_after = False, 0
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
+    seen = {"valid": False, "steps_after": 0}
+
+    def watch(event):
         if isinstance(event, Validated):
-            seen_valid, flag["stop"] = True, True
-        elif isinstance(event, Step) and seen_valid:
-            steps_after += 1
+            seen["valid"], flag["stop"] = True, True
+        elif isinstance(event, Step) and seen["valid"]:
+            seen["steps_after"] += 1
+
+    result = drive(gen, watch)
+    steps_after = seen["steps_after"]
     assert result.status == "cancelled" and steps_after == 0
     assert result.best_epoch == 1 and (tmp_path / "ckpt" / "model.safetensors").exists()
 
@@ -148,3 +143,28 @@ def test_unavailable_device_is_a_user_error():
     ds = _dataset()
     with pytest.raises(RecStudioError, match="no CUDA GPU"):
         _run(fit(_small_sasrec(ds.n_items), leave_one_out(ds), device="cuda"))
+
+
+def test_drive_hands_each_event_over_in_order_and_returns_the_result():
+    def job():
+        yield "started"
+        yield 1
+        yield 2
+        return {"done": True}
+
+    seen = []
+    assert drive(job(), seen.append) == {"done": True}
+    assert seen == ["started", 1, 2]
+    assert drive(job()) == {"done": True}  # no watcher: run to the end all the same
+
+
+def test_drive_lets_an_error_inside_the_job_through():
+    seen = []
+
+    def job():
+        yield "started"
+        raise RecStudioError("the CSV has no user column")
+
+    with pytest.raises(RecStudioError, match="no user column"):
+        drive(job(), seen.append)
+    assert seen == ["started"]

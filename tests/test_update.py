@@ -133,13 +133,13 @@ def test_a_new_catalogue_item_without_events_is_placed_by_its_text(setup, update
 
     with Workspace(setup["workspace"]) as ws:
         _, model, meta = load_run_model(ws, updated.id)
-    violin = meta["item_ids"].index("mu10")
+    violin = meta.item_ids.index("mu10")
     assert not bool(model.trained_items[violin + 1])  # no events: its text alone places it
-    music = [meta["item_ids"].index(f"mu{i}") for i in range(5)]
+    music = [meta.item_ids.index(f"mu{i}") for i in range(5)]
     with torch.no_grad():
         scores = model.score(torch.from_numpy(pad_sequences([music], model.history_length)))[0]
     assert torch.isfinite(scores[violin])
-    fruit = [meta["item_ids"].index(f"fr{i}") for i in range(10)]
+    fruit = [meta.item_ids.index(f"fr{i}") for i in range(10)]
     assert scores[violin] > scores[fruit].mean()  # after music, the violin beats the average fruit
 
 
@@ -181,20 +181,21 @@ def test_update_mistakes_are_one_line_errors_and_change_nothing(setup, updated, 
 
 @pytest.mark.parametrize("where", ["writing files", "renaming into place"])
 def test_a_failure_while_storing_the_new_version_leaves_the_workspace_as_it_was(setup, updated, monkeypatch, where):
+    import recstudio.workspace.files as files
     import recstudio.workspace.store as store
-    from recstudio.derived import UpdateRequest, update_run
+    from recstudio.runs import UpdateRequest, update_run
 
     other = setup["folder"] / f"other_{where.replace(' ', '_')}.csv"
     pd.DataFrame([{"user": "u1", "sku": "mu2", "time": T0 + 2 * 10**6}]).to_csv(other, index=False)
     before = snapshot(setup["workspace"])
     if where == "writing files":
-        real = store._write_parquet
+        real = files.write_parquet
 
         def write_then_fail(frame, path):
             real(frame, path)
             raise OSError("disk full")
 
-        monkeypatch.setattr(store, "_write_parquet", write_then_fail)
+        monkeypatch.setattr(files, "write_parquet", write_then_fail)
     else:
         real_replace = store.os.replace
 

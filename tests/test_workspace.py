@@ -14,7 +14,7 @@ import pytest
 
 from recstudio.data.dataset import Dataset, ImportReport
 from recstudio.errors import RecStudioError
-from recstudio.workspace import CurvePoint, Workspace, default_workspace_path, schema, store
+from recstudio.workspace import CurvePoint, Workspace, default_workspace_path, files, schema, store
 
 
 def make_dataset(name: str = "shop") -> Dataset:
@@ -138,7 +138,7 @@ def test_a_failed_save_leaves_no_row_and_no_files(ws, monkeypatch):
             raise OSError("disk full")
         frame.to_parquet(target)
 
-    monkeypatch.setattr(store, "_write_parquet", write_then_fail)
+    monkeypatch.setattr(files, "write_parquet", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
         save(ws)
     assert ws.list_datasets() == []

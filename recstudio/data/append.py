@@ -54,9 +54,9 @@ def append_events(dataset: Dataset, events_path, *, items_path=None, roles=None,
     catalogue_only: list[str] = []
     if items_path is not None:
         table, _ = read_table(items_path)
-        from recstudio.data.catalogue import _key_column
+        from recstudio.data.catalogue import catalogue_key_column
 
-        key = _key_column(table, item_column, options.item_key, Path(items_path).name)
+        key = catalogue_key_column(table, item_column, options.item_key, Path(items_path).name)
         known = set(map(str, dataset.item_ids)) | set(new_event_items)
         listed = pd.unique(table[key].dropna().astype(str).to_numpy())
         catalogue_only = [i for i in listed if i not in known]

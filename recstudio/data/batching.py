@@ -1,11 +1,11 @@
-"""Turning variable-length histories into padded arrays for the models."""
+"""Turning variable-length histories into padded arrays for the models.
+
+Histories reach the models as item index + 1, so that 0 can mean "no event" (padding).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-
-#: Histories are passed to models as item index + 1, with 0 meaning "no event" (padding).
-PAD = 0
 
 
 def pad_histories(indptr: np.ndarray, items: np.ndarray, rows: np.ndarray, max_len: int) -> np.ndarray:

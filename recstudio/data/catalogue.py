@@ -49,7 +49,7 @@ def join_catalogue(path, item_ids: np.ndarray, item_column: str, *, key: str | N
     table, info = read_table(path)
     name = Path(path).name
     warnings = list(info["warnings"])
-    key = _key_column(table, item_column, key, name)
+    key = catalogue_key_column(table, item_column, key, name)
     table = table[table[key].notna()]
     repeats = table[key].duplicated()
     if repeats.any():
@@ -94,7 +94,9 @@ def item_categories(dataset: Dataset, separator: str = "|") -> list[frozenset[st
     return [frozenset(p.strip() for p in values if p.strip()) for values in parts]
 
 
-def _key_column(table: pd.DataFrame, item_column: str, wanted: str | None, name: str) -> str:
+def catalogue_key_column(table: pd.DataFrame, item_column: str, wanted: str | None, name: str) -> str:
+    """The catalogue column holding the item id: ``wanted`` (names compared loosely) or, when None,
+    :func:`guess_catalogue_key`; a user error naming the columns when there is none."""
     columns = [str(c) for c in table.columns]
     by_name = {normalise_name(c): c for c in reversed(columns)}  # first column wins on a clash
     if wanted is not None:
@@ -105,14 +107,30 @@ def _key_column(table: pd.DataFrame, item_column: str, wanted: str | None, name:
                 f"the columns are: {', '.join(map(repr, columns[:20]))}."
             )
         return column
-    for candidate in (item_column, *_KEY_NAMES):
-        column = candidate if candidate in columns else by_name.get(normalise_name(candidate))
-        if column is not None:
-            return column
+    column = guess_catalogue_key(columns, item_column)
+    if column is not None:
+        return column
     raise RecStudioError(
         f"No item id column found in catalogue {name}; the columns are: {', '.join(map(repr, columns[:20]))}. "
         "Choose the catalogue's item column explicitly."
     )
+
+
+def guess_catalogue_key(columns, item_column: str | None) -> str | None:
+    """The catalogue column that holds the item id when none is chosen: the log's item column name, else
+    a usual id name (``itemid``, ``movieid``, ``sku``, ``asin``…), names compared as the importer compares
+    them (case, spaces, ``_``, ``-`` and ``.`` ignored; the first column wins on a clash). None when
+    neither is there: the analyst must choose. The import dialog shows this guess, so it is the key the
+    import picks."""
+    columns = [str(c) for c in columns]
+    by_name = {normalise_name(c): c for c in reversed(columns)}
+    for candidate in ([item_column] if item_column else []) + list(_KEY_NAMES):
+        column = candidate if candidate in columns else by_name.get(normalise_name(candidate))
+        if column is not None:
+            return column
+    return None
+
+
 
 
 def _well_known_names(columns: pd.Index) -> dict[str, str]:

@@ -184,6 +184,11 @@ SPLIT_OPTIONS = {"leave-one-out": (), "temporal": ("valid_quantile", "test_quant
                  "cold-items": ("cold_fraction", "seed")}
 
 
+def split_names() -> tuple[str, ...]:
+    """The splits a run can use, by the names the CLI and the window take (``--split``)."""
+    return tuple(SPLITS)
+
+
 def make_split(dataset: Dataset, kind: str = "leave-one-out", **kwargs) -> Split:
     if kind not in SPLITS:
         raise RecStudioError(f"Unknown split {kind!r}; choose one of: {', '.join(SPLITS)}.")

@@ -1,5 +1,6 @@
-"""Explanations: Shapley attributions of history events (shap), faithfulness checks, grounded text,
-and diversity re-ranking jobs for the inspector and the command line.
+"""Explanations as a library: Shapley attributions of history events (shap), faithfulness checks, grounded
+text, what-if scenarios and the HTML report. It knows models and datasets, never a workspace or a run:
+the use cases over stored runs are in :mod:`recstudio.runs.explaining`.
 
 Importing this package is light; torch, shap and transformers load inside the functions that need them.
 """
@@ -21,16 +22,7 @@ from recstudio.explain.faithfulness import (
     faithfulness,
     last_position_attention,
 )
-from recstudio.explain.jobs import (
-    Explained,
-    catalogue_of,
-    diversity_report,
-    explain,
-    explain_recommendation,
-    faithfulness_report,
-    recommend_diverse,
-    summarise_user,
-)
+from recstudio.explain.explained import Explained, catalogue_of, similarity_for
 from recstudio.explain.text import (
     GROUNDED,
     LANGUAGE_MODEL,
@@ -48,12 +40,13 @@ from recstudio.explain.text import (
     summary_facts,
     write,
 )
+from recstudio.explain.whatif import Scenario, explanation_html, write_html
 
 __all__ = [
     "ABSENT", "Attribution", "Catalogue", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "Explained",
     "ExplanationText", "Facts", "Faithfulness", "FaithfulnessReport", "GROUNDED", "LANGUAGE_MODEL", "LanguageModel",
-    "attribute", "attribution_budget", "catalogue_of", "check_text", "clean_title", "deletion_auc", "deletion_scores",
-    "diversity_report", "explain", "explain_recommendation", "explain_text", "faithfulness", "faithfulness_report",
-    "grounded_text", "interest_summary", "language_model", "last_position_attention", "recommend_diverse",
-    "recommendation_facts", "summarise_user", "summary_facts", "write",
+    "Scenario", "attribute", "attribution_budget", "catalogue_of", "check_text", "clean_title", "deletion_auc",
+    "deletion_scores", "explain_text", "explanation_html", "faithfulness", "grounded_text", "interest_summary",
+    "language_model", "last_position_attention", "recommendation_facts", "similarity_for", "summary_facts",
+    "write", "write_html",
 ]

@@ -53,45 +53,20 @@ def last_position_attention(model, players: np.ndarray) -> np.ndarray | None:
     """Last-layer attention of the most recent position over the history's events (mean over
     heads), aligned with ``players``; None for models without causal self-attention.
 
-    Read with a forward hook on the last attention module (``CausalSelfAttention`` in
-    ``recstudio.models.sasrec``, which the text-fused SASRec variants share): the hook recomputes
-    the softmax weights from the module's own query/key projection and mask, because the fused
-    attention kernel never materialises them. Nothing in the model changes.
+    The model reads it itself (``Recommender.history_attention``; SASRec-family models).
     """
     import torch
-    import torch.nn.functional as F
 
     from recstudio.data import pad_sequences
-    from recstudio.models.sasrec import CausalSelfAttention
 
-    modules = [m for m in model.modules() if isinstance(m, CausalSelfAttention)]
     players = np.asarray(players, dtype=np.int64)
-    if not modules or len(players) == 0:
+    if len(players) == 0:
         return None
-    captured: dict[str, torch.Tensor] = {}
-
-    def hook(module, inputs, output):
-        x, allowed = inputs
-        b, t, c = x.shape
-        q, k, _ = module.qkv(x).split(c, dim=2)
-        q = q.view(b, t, module.heads, c // module.heads).transpose(1, 2)
-        k = k.view(b, t, module.heads, c // module.heads).transpose(1, 2)
-        logits = (q @ k.transpose(-1, -2)) / (c // module.heads) ** 0.5
-        logits = logits.masked_fill(~allowed, float("-inf"))
-        captured["weights"] = F.softmax(logits, dim=-1)[:, :, -1, :].mean(dim=1)  # [b, t]
-
-    handle = modules[-1].register_forward_hook(hook)
-    try:
-        model.eval()
-        width = max(1, min(int(model.history_length), len(players)))
-        with torch.no_grad():
-            histories = torch.from_numpy(pad_sequences([players], width))
-            model.score_items(histories, torch.zeros((1, 1), dtype=torch.long))
-    finally:
-        handle.remove()
-    if "weights" not in captured:
+    width = max(1, min(int(model.history_length), len(players)))
+    attention = model.history_attention(torch.from_numpy(pad_sequences([players], width)))
+    if attention is None:
         return None
-    weights = captured["weights"][0].double().numpy()
+    weights = attention[0].double().numpy()
     read = min(width, len(players))
     out = np.zeros(len(players))
     out[len(players) - read:] = weights[width - read:]

@@ -1,9 +1,6 @@
-"""What-if for the inspector: a user's history with events left out and catalogue items added,
-its top-K (optionally re-ranked for diversity) and the explanation of one of its items.
-
-No Qt here: the window keeps a :class:`Scenario` per user and calls these functions (the list on the
-GUI thread, it is one forward pass; explanations in a worker).
-"""
+"""What-if values: a user's history with events left out and catalogue items added (:class:`Scenario`),
+and the self-contained HTML report of one explanation. The use cases that score and explain a scenario
+live in :mod:`recstudio.runs.explaining`."""
 
 from __future__ import annotations
 
@@ -11,10 +8,7 @@ from dataclasses import dataclass, replace
 from html import escape
 import numpy as np
 
-from recstudio.errors import RecStudioError
-from recstudio.explain.attribution import DEFAULT_MAX_EVALS, attribute
-from recstudio.explain.jobs import Explained, catalogue_of, similarity_for
-from recstudio.explain.text import explain_text
+from recstudio.explain.explained import Explained
 
 
 @dataclass(frozen=True)
@@ -52,118 +46,6 @@ class Scenario:
 
     def history_times(self) -> list[str | None]:
         return [t for n, t in enumerate(self.times) if n not in self.left_out] + [None] * len(self.added)
-
-
-def scenario_for(inspector, user_id, mode: str) -> Scenario:
-    """The unchanged scenario of ``user_id`` under the inspector's ``mode`` ("as evaluated" reads the
-    events before the held-out one, "full history" all of them)."""
-    from recstudio.runs import AS_EVALUATED
-
-    rec = inspector.recommend(user_id, k=1, mode=mode)
-    frame = inspector.history(user_id)
-    n = len(rec.history)
-    times = frame["time"].iloc[:n]
-    stamps = tuple(None if t is None or t != t else t.isoformat() for t in times) if inspector.has_times \
-        else (None,) * n
-    held_out = rec.held_out if rec.mode == AS_EVALUATED else None
-    return Scenario(str(user_id), tuple(rec.history), stamps, held_out)
-
-
-def _indices(dataset, item_ids) -> np.ndarray:
-    return np.array([dataset.item_index(i) for i in item_ids], dtype=np.int64)
-
-
-def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity: float = 0.0,
-                       pool: int | None = None):
-    """The top-``k`` for the scenario's history, as :meth:`RunInspector.recommend` lists them: the
-    items of the history the model reads are excluded (a left-out event is not), the held-out item
-    stays rankable; with ``diversity`` > 0 re-ranked by MMR from the best ``max(50, 5k)``."""
-    from recstudio.evaluation.diversity import POOL, check_diversity, rerank
-    from recstudio.runs import Recommendation, _best_items, _score_history
-
-    diversity = check_diversity(diversity)
-    if k < 1:
-        raise RecStudioError("-k must be at least 1.")
-    dataset = inspector.dataset
-    history = _indices(dataset, scenario.history())
-    exclude = np.unique(history)
-    target = dataset.item_index(scenario.held_out) if scenario.held_out is not None else None
-    if target is not None:
-        exclude = exclude[exclude != target]
-    wanted = max(pool or POOL, 5 * k) if diversity > 0 else k
-    source, scores = _score_history(inspector.model, history, inspector.popularity)
-    ranked, values, _ = _best_items(scores, exclude, wanted)
-    note = ""
-    if diversity > 0 and len(ranked):
-        similarity, kind, _, _ = similarity_for_inspector(inspector)
-        keep = rerank(ranked, values, k, diversity, similarity)
-        ranked, values = ranked[keep], values[keep]
-        note = f"Re-ranked for diversity (MMR, λ = {diversity:g}, {kind} similarity) from the model's best {wanted}."
-    ranked, values = ranked[:k], values[:k]
-    items = [
-        {"rank": n, "item_id": str(inspector.item_ids[i]), "title": str(inspector.titles[i]),
-         "category": str(inspector.categories[i]) if inspector.categories is not None else "",
-         "score": float(v), "held_out": i == target}
-        for n, (i, v) in enumerate(zip(ranked.tolist(), values.tolist()), 1)
-    ]
-    if source == "popularity":
-        note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
-    in_list = next((it["rank"] for it in items if it["held_out"]), None)
-    return Recommendation(scenario.user, source, items, scenario.history(), held_out=scenario.held_out,
-                          held_out_in_list=in_list, note=note)
-
-
-def similarity_for_inspector(inspector):
-    """:func:`similarity_for` for the inspector's model and dataset, computed once per inspector."""
-    cached = getattr(inspector, "_whatif_similarity", None)
-    if cached is None:
-        cached = similarity_for(inspector.model, inspector.dataset)
-        inspector._whatif_similarity = cached
-    return cached
-
-
-def intra_list_diversity(inspector, item_ids) -> float | None:
-    """Mean pairwise dissimilarity (1 - similarity) of a list; None for fewer than two items."""
-    if len(item_ids) < 2:
-        return None
-    similarity, _, _, _ = similarity_for_inspector(inspector)
-    items = _indices(inspector.dataset, item_ids)[None]
-    sim = np.asarray(similarity(items))[0]
-    n = sim.shape[0]
-    off = ~np.eye(n, dtype=bool)
-    return float(1.0 - sim[off].mean())
-
-
-def explain_scenario(inspector, scenario: Scenario, item_id: str, *, max_evals: int = DEFAULT_MAX_EVALS,
-                     seed: int = 0, language_model=None) -> Explained:
-    """Shapley values of the scenario's events for ``item_id``'s score, and the grounded text."""
-    dataset = inspector.dataset
-    history = _indices(dataset, scenario.history())
-    attribution = attribute(inspector.model, history, dataset.item_index(item_id), max_evals=max_evals, seed=seed,
-                            item_ids=inspector.item_ids, titles=inspector.titles,
-                            timestamps=scenario.history_times(), user=scenario.user)
-    return Explained(attribution, explain_text(attribution, catalogue_of(dataset), language_model))
-
-
-def explain_scenario_job(inspector, scenario: Scenario, item_id: str, language_model_path: str | None = None, *,
-                         max_evals: int = DEFAULT_MAX_EVALS) -> Explained:
-    """:func:`explain_scenario` for the window's worker: the optional local language model (a path or
-    hub id already on disk) is loaded there, once per path."""
-    lm = None
-    if language_model_path:
-        from recstudio.explain.text import language_model
-
-        lm = language_model(language_model_path)
-    return explain_scenario(inspector, scenario, item_id, max_evals=max_evals, language_model=lm)
-
-
-def query_job(workspace_path: str, run_id: int, text: str, k: int = 10):
-    """:func:`recstudio.runs.recommend_query` in a worker: its own workspace connection."""
-    from recstudio.runs import recommend_query
-    from recstudio.workspace import Workspace
-
-    with Workspace(workspace_path) as workspace:
-        return recommend_query(workspace, run_id, text, k)
 
 
 # the HTML report -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Callable, Generator
 
 import numpy as np
 
+from recstudio.drive import drive
 from recstudio.errors import RecStudioError
 
 DEFAULT_ENCODER_NAME = "all-MiniLM-L6-v2"
@@ -135,14 +136,7 @@ class TextEncoder:
 
     def encode(self, texts: list[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """float32 [len(texts), dim]; ``progress(done, total)`` after each batch."""
-        gen = self.iter_encode(texts)
-        while True:
-            try:
-                done, total = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(done, total)
+        return drive(self.iter_encode(texts), None if progress is None else lambda event: progress(*event))
 
     def iter_encode(self, texts: list[str]) -> Generator[tuple[int, int], None, np.ndarray]:
         """Encode in batches (shortest texts first, to pad little), yielding ``(done, total)`` after
@@ -183,7 +177,7 @@ class TextEncoder:
             return
         import torch
 
-        from recstudio.training.fit import resolve_device
+        from recstudio.devices import resolve_device
 
         self._device = resolve_device(self.device_name)
         dtype = torch.float32

@@ -8,6 +8,7 @@ from typing import Any, Callable, Generator
 
 import numpy as np
 
+from recstudio.drive import drive
 from recstudio.knowledge.text import DEFAULT_TEMPLATE, check_template, render_item_texts
 
 
@@ -89,11 +90,4 @@ def iter_item_embeddings(
 
 def item_embeddings(items, *, progress: Callable[[int, int, str], None] | None = None, **options) -> ItemTextEmbeddings:
     """:func:`iter_item_embeddings` run to the end; ``progress(done, total, message)`` per batch."""
-    gen = iter_item_embeddings(items, **options)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(*event)
+    return drive(iter_item_embeddings(items, **options), None if progress is None else lambda event: progress(*event))

@@ -60,6 +60,14 @@ def has_training_state(directory: str | Path) -> bool:
     return all((directory / name).is_file() for name in (WEIGHTS, OPTIMIZER, STATE))
 
 
+def training_position(directory: str | Path) -> dict[str, int] | None:
+    """``{"epoch", "step"}`` of the last finished epoch saved in ``directory``, or None without a state."""
+    if not has_training_state(directory):
+        return None
+    saved = json.loads((_recovered(directory) / STATE).read_text())
+    return {"epoch": int(saved["epoch"]), "step": int(saved["step"])}
+
+
 def load_training_state(directory: str | Path, model, optimizer, scaler) -> dict[str, Any]:
     """Put the saved weights, optimizer moments, scaler and torch random state back; returns ``info``."""
     import torch

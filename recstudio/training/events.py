@@ -67,7 +67,3 @@ class FitResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def event_to_dict(event: Any) -> dict[str, Any]:
-    return {"event": type(event).__name__.lower(), **asdict(event)}

@@ -12,6 +12,7 @@ from typing import Any, Callable, Generator
 import numpy as np
 
 from recstudio.errors import RecStudioError
+from recstudio.devices import resolve_device
 from recstudio.training.events import FitResult, Message, Started, Step, Validated
 
 
@@ -38,26 +39,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def resolve_device(device: str = "auto"):
-    """``auto`` picks CUDA, then Apple MPS, then CPU; an unavailable explicit choice is a user error."""
-    import torch
-
-    device = (device or "auto").lower()
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RecStudioError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
-    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RecStudioError("--device mps was asked for but Apple MPS is not available; use --device cpu or auto.")
-    if device not in ("cpu", "mps") and not device.startswith("cuda"):
-        raise RecStudioError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.")
-    return torch.device(device)
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -145,7 +126,7 @@ def epoch_windows(model, indptr: np.ndarray, items: np.ndarray, width: int, rng:
                   context: int = 0) -> np.ndarray:
     """One epoch's windows as ``model.epoch_windows`` asks: every event covered ("all"; with ``context``
     > 0, overlapping windows that give each target that much history), or one window per user ("user")."""
-    if getattr(model, "epoch_windows", "all") == "user":
+    if model.epoch_windows == "user":
         return user_windows(indptr, items, width, rng)
     if context > 0:
         return context_windows(indptr, items, width, min(context, width - 2))

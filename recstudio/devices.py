@@ -1,9 +1,12 @@
-"""What this machine can train on: the CPU and each GPU torch sees, described for a person."""
+"""The ground floor: what this machine can compute on (the CPU, each GPU torch sees) and the device a
+run asks for, resolved. Everything above may import it; it imports nothing of RecStudio but errors."""
 
 from __future__ import annotations
 
 import os
 import threading
+
+from recstudio.errors import RecStudioError
 
 _lock = threading.Lock()
 _cached: list[tuple[str, str]] | None = None
@@ -35,3 +38,23 @@ def _detect() -> list[tuple[str, str]]:
         gpus.append(("mps", "mps — Apple GPU"))
     best = gpus[0][1].split(" — ", 1)[1] if gpus else "the CPU (no GPU found)"
     return [("auto", f"auto — {best}"), cpu, *gpus]
+
+
+def resolve_device(device: str = "auto"):
+    """``auto`` picks CUDA, then Apple MPS, then CPU; an unavailable explicit choice is a user error."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RecStudioError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RecStudioError("--device mps was asked for but Apple MPS is not available; use --device cpu or auto.")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise RecStudioError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.")
+    return torch.device(device)

@@ -18,9 +18,9 @@ from typing import Any, Generator
 import numpy as np
 
 from recstudio.errors import RecStudioError
-from recstudio.runs import (
-    Cancelled, RunOutcome, _evaluate, _fit_and_record, _summary, encoding_stages, load_run_model, run_split,
-)
+from recstudio.runs.evaluating import evaluate_split, load_run_model, metrics_line, run_split, stored_metrics
+from recstudio.runs.record import RunConfig
+from recstudio.runs.training import Cancelled, RunOutcome, check_train_config, encoding_stages, fit_and_record
 
 # -- int8 copies ------------------------------------------------------------------------------------
 
@@ -50,14 +50,14 @@ def weights_file(checkpoint_dir) -> Path:
 def quantise_run(workspace, run_id, *, evaluate: bool = True) -> QuantisedRun:
     """A new run holding ``run_id``'s best model with every Linear layer dynamically quantised to int8
     (:mod:`recstudio.models.quantise`), tested on the parent's split on CPU unless ``evaluate`` is False."""
-    from recstudio.evaluation import cold_metrics
     from recstudio.models.quantise import SCHEME, count_parameters, quantise_linear_layers
     from recstudio.training.checkpoint import save_checkpoint
 
     started = time.perf_counter()
     parent = workspace.run(run_id)
-    if (parent.config or {}).get("quantisation"):
-        raise RecStudioError(f"Run {parent.id} is already an int8 copy (of run {parent.config.get('quantised_from')}).")
+    settings = RunConfig.of(parent)
+    if settings.quantisation:
+        raise RecStudioError(f"Run {parent.id} is already an int8 copy (of run {settings.quantised_from}).")
     if parent.status != "completed":
         raise RecStudioError(f"Run {parent.id} is {parent.status}; quantise a completed run.")
     _, model, meta = load_run_model(workspace, parent.id, device="cpu")
@@ -68,11 +68,11 @@ def quantise_run(workspace, run_id, *, evaluate: bool = True) -> QuantisedRun:
         raise RecStudioError(f"Run {parent.id} ({parent.model}) has no Linear layers to quantise; "
                              "int8 quantisation is for the neural models (sasrec, sasrec-lm, lm-seq).")
     quantisation = {"scheme": SCHEME, "layers": layers}
-    config = {**(parent.config or {}), "quantised_from": parent.id, "quantisation": quantisation}
+    config = {**settings.raw, "quantised_from": parent.id, "quantisation": quantisation}
     run = workspace.create_run(parent.dataset_id, parent.model, config, split=parent.split, device="cpu")
     try:
         folder = workspace.run_dir(run.id) / "checkpoint"
-        info = {k: v for k, v in meta.items() if k not in ("model", "config", "n_items")}
+        info = {k: v for k, v in meta.raw.items() if k not in ("model", "config", "n_items")}
         info.update({"run_id": run.id, "quantisation": quantisation, "quantised_from": parent.id})
         save_checkpoint(folder, model, info)
         size = {"bytes": weights_file(folder).stat().st_size, "parent_bytes": parent_weights.stat().st_size,
@@ -80,11 +80,8 @@ def quantise_run(workspace, run_id, *, evaluate: bool = True) -> QuantisedRun:
         metrics: dict[str, Any] = {"size": size}
         if evaluate:
             dataset = workspace.load_dataset(run.dataset_id)
-            result = _evaluate(model, run_split(dataset, run), dataset, device="cpu")
-            metrics.update({"test": result.metrics, "segments": result.segments})
-            cold = cold_metrics(result)
-            if cold is not None:
-                metrics["cold"] = cold
+            result = evaluate_split(model, run_split(dataset, run), dataset, device="cpu")
+            metrics.update(stored_metrics(result))
         seconds = time.perf_counter() - started
         workspace.finish_run(run.id, status="completed", metrics=metrics, seconds=seconds, epochs=0,
                              artefacts={"checkpoint": folder})
@@ -171,9 +168,10 @@ def update_run(request: UpdateRequest, cancelled: Cancelled | None = None) -> Ge
             raise RecStudioError(f"No file {path!r}; give the path of a CSV/TSV/Parquet file.")
     with Workspace(request.workspace) as workspace:
         parent = workspace.run(request.run)
-        if (parent.config or {}).get("quantisation"):
+        settings = RunConfig.of(parent)
+        if settings.quantisation:
             raise RecStudioError(f"Run {parent.id} is an int8 copy for inference; update its float run "
-                                 f"{parent.config.get('quantised_from')} and quantise the result.")
+                                 f"{settings.quantised_from} and quantise the result.")
         if parent.status != "completed":
             raise RecStudioError(f"Run {parent.id} is {parent.status}; update a completed run.")
         _, model, meta = load_run_model(workspace, parent.id, device="cpu")
@@ -192,23 +190,23 @@ def update_run(request: UpdateRequest, cancelled: Cancelled | None = None) -> Ge
 
         item_text = None
         new_text = new_texts = None
-        if appended.new_items and hasattr(model, "item_text"):
+        if appended.new_items and model.uses_item_text:
             embeddings = yield from _new_item_text(workspace, model, meta, version, dataset.n_items, request.device,
                                                    cancelled)
             if embeddings is None:
                 return _update_outcome(None, parent, record, False, appended, 0, 0, notes)
             new_text, new_texts = embeddings.vectors, embeddings.texts
-        if hasattr(model, "item_text"):
-            item_text = _TextSummary({**(meta.get("item_text") or {}), "items": version.n_items,
+        if model.uses_item_text:
+            item_text = _TextSummary({**(meta.item_text or {}), "items": version.n_items,
                                       "added_items": len(appended.new_items)})
         elif appended.catalogue_only:
             notes.append(f"{parent.model} knows items only by id: the {len(appended.catalogue_only):,} new catalogue "
                          "items without events cannot be scored (they score 0) until they have events; a text-aware "
                          "model (sasrec-lm, lm-seq) places them by their text.")
-        grown = grow_items(model, version.n_items, new_text=new_text, new_texts=new_texts,
-                           with_events=_has_events(version, dataset.n_items))
+        grown = model.with_items(version.n_items, new_text=new_text, new_texts=new_texts,
+                                 with_events=_has_events(version, dataset.n_items))
 
-        split_options = (parent.config or {}).get("split_options") or {}
+        split_options = settings.split_options
         split = make_split(version, parent.split, **split_options)
         rng = np.random.default_rng(request.seed)
         fit_split, replayed = _update_split(split, appended.touched_users, request.replay, rng)
@@ -222,7 +220,7 @@ def update_run(request: UpdateRequest, cancelled: Cancelled | None = None) -> Ge
             version, fingerprint=fingerprint[0], options_key=fingerprint[1],
             source=f"{record.source} + {Path(request.events).resolve()}",
             items_source=str(Path(request.items).resolve()) if request.items else record.items_source)
-        config = {k: v for k, v in (parent.config or {}).items() if k not in ("distill", "imported_from", "update")}
+        config = settings.without("distill", "imported_from", "update")
         config.update({
             "train": train_config.to_dict(), "split_options": split_options,
             "update": {"parent_run": parent.id, "parent_dataset": record.id, "events_file": str(Path(request.events).resolve()),
@@ -236,8 +234,8 @@ def update_run(request: UpdateRequest, cancelled: Cancelled | None = None) -> Ge
             config["item_text"] = item_text.summary()
         run = workspace.create_run(new_record.id, parent.model, config, split=parent.split, device=request.device)
         trainee = FixedStatistics(grown, split.train_indptr, split.train_items)
-        outcome = yield from _fit_and_record(workspace, run, new_record.name, version, split, trainee, train_config,
-                                             item_text, request.device, cancelled, fit_split=fit_split)
+        outcome = yield from fit_and_record(workspace, run, new_record.name, version, split, trainee, train_config,
+                                            item_text, request.device, cancelled, fit_split=fit_split)
         return _update_outcome(outcome, parent, new_record, reused, appended, replayed, train_config.max_steps, notes)
 
 
@@ -282,8 +280,8 @@ def _new_item_text(workspace, model, meta, version, old_items: int, device: str,
     return embeddings
 
 
-def _check_same_encoder(meta: dict, encoder: dict, model, dim: int) -> None:
-    recorded = ((meta.get("item_text") or {}).get("encoder") or {}).get("identity")
+def _check_same_encoder(meta, encoder: dict, model, dim: int) -> None:
+    recorded = meta.encoder.get("identity")
     if recorded and encoder.get("identity") != recorded:
         raise RecStudioError(
             f"The run's text encoder has changed since it was trained (it was {recorded}, now {encoder.get('identity')}); "
@@ -292,53 +290,6 @@ def _check_same_encoder(meta: dict, encoder: dict, model, dim: int) -> None:
     if dim != int(model.item_text.shape[1]):
         raise RecStudioError(f"The text encoder gives {dim}-d vectors; the run's are {int(model.item_text.shape[1])}-d. "
                              "Restore the run's encoder or train the run again.")
-
-
-def grow_items(model, n_items: int, *, new_text: np.ndarray | None = None, with_events: np.ndarray | None = None,
-               new_texts: list[str] | None = None):
-    """A copy of ``model`` that knows ``n_items`` items (its first ``model.n_items`` unchanged).
-
-    SASRec-family models get a row per new item: id vectors start at the mean item vector (id-only
-    models, items with events) or at zero (text-aware models: the text places the item; id-only models:
-    an item without events, which cannot be placed); sasrec-lm also gets the new items' text vectors,
-    and lm-seq their vectors and rendered texts (``new_texts``), which it tokenises.
-    Counting models (pop, itemknn) start empty and count again. Others are a user error for now.
-    """
-    import torch
-
-    from recstudio.models import create_model
-    from recstudio.models.sasrec import SASRec
-
-    old = model.n_items
-    added = n_items - old
-    if added == 0:
-        return model
-    if not model.trainable:
-        return create_model(model.name, n_items, model.config)
-    if hasattr(model, "grown"):  # a model that reads items' texts itself (lm-seq) grows on its own
-        if new_text is None or new_texts is None:
-            raise ValueError(f"a {model.name} model needs the new items' text vectors and texts")
-        return model.grown(n_items, new_text, new_texts)
-    if not isinstance(model, SASRec):
-        raise RecStudioError(f"Updating a {model.name} run with new items is not supported yet; train it again.")
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    text_aware = "item_text" in state
-    if "item_embedding.weight" in state:
-        weight = state["item_embedding.weight"]
-        rows = torch.zeros(added, weight.shape[1], dtype=weight.dtype)
-        if not text_aware and with_events is not None and len(weight) > 1:
-            rows[torch.from_numpy(np.asarray(with_events, dtype=bool))] = weight[1:].mean(0)
-        state["item_embedding.weight"] = torch.cat([weight, rows])
-    if text_aware:
-        if new_text is None or len(new_text) != added:
-            raise ValueError("a text-aware model needs the new items' text vectors")
-        state["item_text"] = torch.cat([state["item_text"], torch.as_tensor(new_text, dtype=state["item_text"].dtype)])
-        state["trained_items"] = torch.cat([state["trained_items"], torch.zeros(added, dtype=torch.bool)])
-        grown = type(model)(model.config, n_items, item_text=state["item_text"])
-    else:
-        grown = type(model)(model.config, n_items)
-    grown.load_state_dict(state)  # the adaptor keeps the statistics it was trained with
-    return grown
 
 
 def _update_split(split, touched: np.ndarray, replay: float, rng: np.random.Generator):
@@ -367,10 +318,9 @@ def _update_train_config(parent, fit_split, model, request: UpdateRequest):
     """The parent's training settings, bounded: at most ``steps`` steps and at most MAX_PASSES passes
     (epochs) over the chosen sequences, validated (and checkpointed when better) after each pass, no
     early stop: the best pass is kept."""
-    from recstudio.runs import _train_config
     from recstudio.training.fit import training_windows
 
-    base = _train_config((parent.config or {}).get("train") or {})
+    base = check_train_config(RunConfig.of(parent).train)
     windows = len(training_windows(fit_split.train_indptr, fit_split.train_items, model.history_length + 1,
                                    np.random.default_rng(0)))
     steps_per_pass = max(1, math.ceil(windows / base.batch_size))
@@ -412,6 +362,6 @@ def update_summary(result: UpdateOutcome) -> str:
         lines.append(f"Run {o.run_id} ({o.model}, from run {result.parent_run}) {o.status}: fine-tuned for up to "
                      f"{result.steps:,} steps ({o.epochs} passes, best {o.best_epoch}) on {result.touched_users:,} "
                      f"touched + {result.replayed_users:,} replayed user sequences in {o.seconds:.1f} s."
-                     + (f"\nTest: {_summary(test)}" if test else ""))
+                     + (f"\nTest: {metrics_line(test)}" if test else ""))
     lines += [f"Note: {n}" for n in result.notes]
     return "\n".join(lines)

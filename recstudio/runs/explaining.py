@@ -1,52 +1,26 @@
-"""Workspace-level jobs for explanations, shared by the CLI and the window: explain one
-recommendation, check faithfulness over many users, re-rank a list for diversity and measure its cost."""
+"""Explanations of a stored run's lists, shared by the CLI and the window: one recommendation explained
+(Shapley values of the history and grounded text), faithfulness over many users, diversity re-ranking
+and its cost, and the inspector's what-if scenarios. The attribution maths lives in :mod:`recstudio.explain`."""
 
 from __future__ import annotations
 
 import time
-import weakref
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from recstudio.errors import RecStudioError
-from recstudio.explain.attribution import DEFAULT_MAX_EVALS, Attribution, attribute
-from recstudio.explain.text import Catalogue, ExplanationText, explain_text, interest_summary
-
-_catalogues: dict[int, Catalogue] = {}  # id(dataset) -> its catalogue, dropped with the dataset
-
-
-def catalogue_of(dataset) -> Catalogue:
-    """The dataset's :class:`Catalogue` (built once per loaded dataset)."""
-    key = id(dataset)
-    found = _catalogues.get(key)
-    if found is None:
-        found = _catalogues[key] = Catalogue.from_dataset(dataset)
-        weakref.finalize(dataset, _catalogues.pop, key, None)
-    return found
-
-
-@dataclass
-class Explained:
-    """One recommendation explained: the attribution and the text (with its source)."""
-
-    attribution: Attribution
-    text: ExplanationText
-
-    def to_dict(self) -> dict[str, Any]:
-        a = self.attribution
-        return {"user": a.user, "item": a.item, "item_title": a.item_title, "score": a.score,
-                "base_value": a.base_value,
-                "attributions": [{k: e[k] for k in ("item_id", "title", "timestamp", "value")} for e in a.events()],
-                "text": self.text.text, "text_source": self.text.source, "method": a.method,
-                "evaluations": a.evaluations, "older_events": a.older_events, "seconds": round(a.seconds, 4),
-                "rejected": self.text.rejected}
+from recstudio.explain import (
+    DEFAULT_MAX_EVALS, Explained, ExplanationText, Scenario, attribute, catalogue_of, explain_text, interest_summary,
+    similarity_for,
+)
+from recstudio.runs.evaluating import load_run_model, run_split
+from recstudio.runs.inspect import FULL_HISTORY, RunInspector, item_indices, open_inspector
+from recstudio.runs.recommend import recommend, recommend_query
+from recstudio.runs.scoring import check_k
 
 
 def _inspector(workspace, run_id, inspector=None):
-    from recstudio.runs import RunInspector
-
     return inspector if inspector is not None else RunInspector(workspace, run_id)
 
 
@@ -106,7 +80,6 @@ def faithfulness_report(workspace, run_id, *, users: int = 100, seed: int = 0, m
     each user's candidate is a random item of their top-``k`` (full history, seen items excluded).
     Returns a :class:`recstudio.explain.faithfulness.FaithfulnessReport`."""
     from recstudio.explain.faithfulness import TOP, faithfulness, summarise
-    from recstudio.runs import FULL_HISTORY
 
     if users < 1:
         raise RecStudioError("--users must be at least 1.")
@@ -134,39 +107,14 @@ def faithfulness_report(workspace, run_id, *, users: int = 100, seed: int = 0, m
 
 
 # diversity -----------------------------------------------------------------------------------
-def similarity_for(model, dataset):
-    """(similarity, kind, item_categories, item_embeddings) for MMR and diversity: category Jaccard
-    when the catalogue has categories, else the cosine of the model's item vectors."""
-    from recstudio.data import item_categories
-    from recstudio.evaluation.diversity import category_similarity, embedding_similarity
-
-    categories = item_categories(dataset) if "category" in dataset.items.columns else None
-    similarity = category_similarity(categories) if categories is not None else None
-    if similarity is not None:
-        return similarity, "category", categories, None
-    table = getattr(model, "item_table", None)
-    if callable(table):
-        import torch
-
-        with torch.no_grad():
-            vectors = table()[1:].detach().float().cpu().numpy()
-        return embedding_similarity(vectors), "embedding", None, vectors
-    raise RecStudioError(
-        f"Dataset {dataset.name!r} has no item categories and model {model.name!r} no item vectors, so there "
-        "is nothing to diversify by; import a catalogue with a category column (--items)."
-    )
-
-
 def recommend_diverse(workspace, run_id, *, diversity: float, user=None, history=None, k: int = 10,
                       exclude_seen: bool = True, pool: int | None = None):
     """:func:`recstudio.runs.recommend` re-ranked by MMR with λ = ``diversity`` from the model's
     best ``max(50, 5k)`` items; the list says so in its ``note``."""
     from recstudio.evaluation.diversity import POOL, check_diversity, rerank
-    from recstudio.runs import load_run_model, recommend
 
     diversity = check_diversity(diversity)
-    if k < 1:
-        raise RecStudioError("-k must be at least 1.")
+    check_k(k)
     pool = max(pool or POOL, 5 * k)
     rec = recommend(workspace, run_id, user=user, history=history, k=pool, exclude_seen=exclude_seen)
     run, model, _ = load_run_model(workspace, run_id)
@@ -182,18 +130,50 @@ def recommend_diverse(workspace, run_id, *, diversity: float, user=None, history
 
 def diversity_report(workspace, run_id, diversity: float, *, k: int = 10, device: str = "cpu") -> dict[str, Any]:
     """Intra-list diversity@k before/after MMR re-ranking and the NDCG@k it costs on the run's test split."""
-    from recstudio.data import make_split
     from recstudio.evaluation.diversity import check_diversity, diversity_cost
-    from recstudio.runs import load_run_model
 
     diversity = check_diversity(diversity)
     started = time.perf_counter()
     run, model, _ = load_run_model(workspace, run_id)
     dataset = workspace.load_dataset(run.dataset_id)
-    split = make_split(dataset, run.split, **((run.config or {}).get("split_options") or {}))
+    split = run_split(dataset, run)
     similarity, kind, categories, vectors = similarity_for(model, dataset)
     report = diversity_cost(model, split.test, diversity, similarity, k=k, item_categories=categories,
                             item_embeddings=vectors, device=device)
     report["similarity"] = kind
     report["seconds"] = round(time.perf_counter() - started, 2)
     return report
+
+
+# what-if -------------------------------------------------------------------------------------
+def explain_scenario(inspector, scenario: Scenario, item_id: str, *, max_evals: int = DEFAULT_MAX_EVALS,
+                     seed: int = 0, language_model=None) -> Explained:
+    """Shapley values of the scenario's events for ``item_id``'s score, and the grounded text."""
+    dataset = inspector.dataset
+    history = item_indices(dataset, scenario.history())
+    attribution = attribute(inspector.model, history, dataset.item_index(item_id), max_evals=max_evals, seed=seed,
+                            item_ids=inspector.item_ids, titles=inspector.titles,
+                            timestamps=scenario.history_times(), user=scenario.user)
+    return Explained(attribution, explain_text(attribution, catalogue_of(dataset), language_model))
+
+
+def explain_scenario_job(workspace_path, run_id: int, scenario: Scenario, item_id: str,
+                         language_model_path: str | None = None, *, max_evals: int = DEFAULT_MAX_EVALS) -> Explained:
+    """:func:`explain_scenario` for the window's worker, by workspace path and run id (the loaded
+    inspector is reused, see :func:`open_inspector`); the optional local language model (a path or hub
+    id already on disk) is loaded there, once per path."""
+    lm = None
+    if language_model_path:
+        from recstudio.explain import language_model
+
+        lm = language_model(language_model_path)
+    return explain_scenario(open_inspector(workspace_path, run_id), scenario, item_id, max_evals=max_evals,
+                            language_model=lm)
+
+
+def query_job(workspace_path: str, run_id: int, text: str, k: int = 10):
+    """:func:`recstudio.runs.recommend_query` in a worker: its own workspace connection."""
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace_path) as workspace:
+        return recommend_query(workspace, run_id, text, k)

@@ -1,0 +1,377 @@
+"""One run looked at user by user: the history as the split saw it, the list, the held-out item, and
+what-if scenarios of that history. :func:`inspect_user` answers a click on a user in one call."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recstudio.errors import RecStudioError
+from recstudio.explain import ExplanationText, Scenario, catalogue_of, interest_summary, similarity_for
+from recstudio.runs.evaluating import load_run_model, run_split
+from recstudio.runs.scoring import Recommendation, best_items, check_k, score_history
+
+
+#: How :class:`RunInspector` picks the history a user's list is computed from.
+AS_EVALUATED = "as evaluated"
+FULL_HISTORY = "full history"
+INSPECTION_MODES = (AS_EVALUATED, FULL_HISTORY)
+#: What each event was in the run's split (:meth:`RunInspector.history` column ``part``).
+PART_TRAIN, PART_VALIDATION, PART_TEST = "train", "validation", "test"
+
+
+class RunInspector:
+    """One run's best model and its dataset, loaded once, for looking at user after user.
+
+    A user's list can be asked for in two ways, and the difference matters:
+
+    - ``"as evaluated"`` (the default): the history is the user's test case in the run's split
+      (``make_split(dataset, run.split).test``), i.e. every event before the user's held-out test
+      event. The held-out item is not in that history, so it can be ranked, and the list says
+      whether it appears and where (``held_out_in_list``), plus the rank the run's test gave it in
+      the full catalogue (``held_out_rank``, pessimistic on ties like the metrics). Exclusion
+      follows the evaluation exactly: every item in that history is removed except the held-out
+      item itself (a re-purchased item stays rankable). This is the question the run's test
+      metrics average over. A user the split does not test (under leave-one-out, one with fewer
+      than three events) gets the full history instead, with a ``note`` saying so.
+    - ``"full history"``: every event the user has in the imported data, i.e. what the user would
+      be recommended today, and what :func:`recommend` and ``recstudio recommend --user`` give.
+      Every item the user touched is excluded, the held-out one included, so it never appears.
+
+    The model was trained on the split's training part only; reading the later events it never
+    trained on is ordinary inference. An empty history gets the training popularity list
+    (``source == "popularity"``). Scoring runs on CPU under ``torch.no_grad``; torch is imported
+    when the inspector is made, not when this module is.
+    """
+
+    def __init__(self, workspace, run_id, dataset=None):
+        """``dataset``: the run's dataset when the caller already holds it (else it is loaded)."""
+        self.run, self.model, meta = load_run_model(workspace, run_id, device="cpu")
+        self.dataset = dataset if dataset is not None else workspace.load_dataset(self.run.dataset_id)
+        if self.dataset.n_items != self.model.n_items:
+            raise RecStudioError(
+                f"Run {self.run.id}'s model knows {self.model.n_items} items but dataset {self.dataset.name!r} "
+                f"has {self.dataset.n_items}; the dataset changed since the run, so train the run again."
+            )
+        self.item_ids = np.asarray(self.dataset.item_ids).astype(str)
+        self.titles = np.asarray(self.dataset.item_titles(), dtype=object)
+        items = self.dataset.items
+        self.categories = (items["category"].fillna("").astype(str).to_numpy(dtype=object)
+                           if "category" in items.columns else None)
+        self.popularity = np.asarray(meta.popularity, dtype=np.float32)
+        self.has_times = self.dataset.report.timestamp_format != "file order"
+        self._parts: tuple[np.ndarray, ...] | None = None
+        self._cold: np.ndarray | None = None
+        self._users = None
+        self._similarity = None
+
+    # users and their events --------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return self.dataset.n_users
+
+    def users(self, search: str = ""):
+        """DataFrame ``user_id`` (str), ``events`` (int) of the users whose id contains ``search``
+        (case-insensitive; all users when empty), in dataset order."""
+        import pandas as pd
+
+        if self._users is None:
+            self._users = pd.DataFrame({"user_id": np.asarray(self.dataset.user_ids).astype(str),
+                                        "events": np.diff(self.dataset.indptr)})
+        search = (search or "").strip()
+        if not search:
+            return self._users
+        hit = self._users["user_id"].str.contains(search, case=False, regex=False)
+        return self._users[hit.to_numpy()].reset_index(drop=True)
+
+    def similarity(self):
+        """:func:`recstudio.explain.similarity_for` of this run's model and dataset, computed once."""
+        if self._similarity is None:
+            self._similarity = similarity_for(self.model, self.dataset)
+        return self._similarity
+
+    def user_index(self, user_id) -> int:
+        return self.dataset.user_index(user_id)
+
+    def history(self, user_id):
+        """The user's events, oldest first: DataFrame ``position`` (1-based), ``time`` (UTC datetime;
+        NaT when the file had no timestamps), ``item_id``, ``title``, then ``category``, ``event``,
+        ``rating``, ``quantity`` when the dataset has them, and ``part``: what the event was in the
+        run's split ("train", "validation", "test" = the held-out item, "" for an event the split
+        uses only as history or not at all)."""
+        import pandas as pd
+
+        user = self.user_index(user_id)
+        lo, hi = int(self.dataset.indptr[user]), int(self.dataset.indptr[user + 1])
+        events = self.dataset.interactions.iloc[lo:hi]
+        items = events["item"].to_numpy().astype(np.int64)
+        frame = {"position": np.arange(1, hi - lo + 1)}
+        if self.has_times:
+            frame["time"] = pd.to_datetime(events["timestamp"].to_numpy(), unit="s", utc=True)
+        else:
+            frame["time"] = pd.Series(pd.NaT, index=range(hi - lo), dtype="datetime64[ns, UTC]")
+        frame["item_id"] = self.item_ids[items]
+        frame["title"] = self.titles[items]
+        if self.categories is not None:
+            frame["category"] = self.categories[items]
+        for column in ("event", "rating", "quantity"):
+            if column in events.columns:
+                frame[column] = events[column].to_numpy()
+        train_len, valid_pos, test_pos = (part[user] for part in self._split_parts())
+        part = np.full(hi - lo, "", dtype=object)
+        part[: min(train_len, hi - lo)] = PART_TRAIN
+        if self._cold is not None:  # cold-items split: cold events before the validation target trained nothing
+            part[(part == PART_TRAIN) & np.isin(items, self._cold)] = ""
+        if valid_pos >= 0:
+            part[valid_pos] = PART_VALIDATION
+        if test_pos >= 0:
+            part[test_pos] = PART_TEST
+        frame["part"] = part
+        return pd.DataFrame(frame)
+
+    def held_out(self, user_id) -> str | None:
+        """The item id of the user's test target in the run's split, or None when the user is not tested."""
+        user = self.user_index(user_id)
+        test_pos = self._split_parts()[2][user]
+        if test_pos < 0:
+            return None
+        return str(self.item_ids[self.dataset.history(user)[test_pos]])
+
+    # recommendations ----------------------------------------------------------------------
+    def recommend(self, user_id, k: int = 10, exclude_seen: bool = True, mode: str = AS_EVALUATED) -> Recommendation:
+        """The user's top-``k`` (see the class docstring for ``mode``). Items are dicts ``rank``
+        (1-based), ``item_id``, ``title``, ``category`` ("" without a catalogue category),
+        ``score``, ``held_out`` (True for the user's test item)."""
+        check_k(k)
+        if mode not in INSPECTION_MODES:
+            raise RecStudioError(f"Unknown inspection mode {mode!r}; choose one of: {', '.join(INSPECTION_MODES)}.")
+        user = self.user_index(user_id)
+        full = self.dataset.history(user)
+        test_pos = int(self._split_parts()[2][user])
+        target = int(full[test_pos]) if test_pos >= 0 else None
+        note = ""
+        if mode == AS_EVALUATED and target is None:
+            mode = FULL_HISTORY
+            note = (f"User {user_id} has no held-out test event in this run's {self.run.split} split "
+                    f"(too few events), so the full history is used.")
+        history = full[:test_pos] if mode == AS_EVALUATED else full
+        exclude = np.unique(history) if exclude_seen else np.zeros(0, np.int64)
+        if mode == AS_EVALUATED:
+            exclude = exclude[exclude != target]  # as the evaluation does: the target stays rankable
+        source, scores = score_history(self.model, history, self.popularity)
+        ranked, values, masked = best_items(scores, exclude, k)
+        items = [
+            {"rank": n, "item_id": str(self.item_ids[i]), "title": str(self.titles[i]),
+             "category": str(self.categories[i]) if self.categories is not None else "",
+             "score": v, "held_out": i == target}
+            for n, (i, v) in enumerate(zip(ranked.tolist(), values.tolist()), 1)
+        ]
+        in_list = next((it["rank"] for it in items if it["held_out"]), None)
+        held_out_rank = None
+        if mode == AS_EVALUATED:
+            import torch
+
+            from recstudio.evaluation import target_ranks
+
+            held_out_rank = int(target_ranks(masked, torch.tensor([target]))[0]) + 1
+        if source == "popularity":
+            note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
+        return Recommendation(
+            str(user_id), source, items, [str(self.item_ids[i]) for i in history.tolist()], mode=mode,
+            held_out=str(self.item_ids[target]) if target is not None else None,
+            held_out_in_list=in_list, held_out_rank=held_out_rank, note=note,
+        )
+
+    def _cold_parts(self, cold: np.ndarray, valid_pos: np.ndarray, test_pos: np.ndarray):
+        """Under the cold-items split training skips cold events, so histories are not prefixes: the
+        validation target is the last warm event before the test target, and the training part is the
+        prefix before it (its cold events are labelled "" by :meth:`history`)."""
+        self._cold = cold
+        indptr = self.dataset.indptr
+        lengths = np.diff(indptr)
+        items = self.dataset.interactions["item"].to_numpy()
+        users = np.repeat(np.arange(self.dataset.n_users), lengths)
+        position = np.arange(len(items)) - indptr[users]
+        end = np.where(test_pos >= 0, test_pos, lengths)
+        warm = ~np.isin(items, cold) & (position < end[users])
+        last_warm = np.full(self.dataset.n_users, -1, dtype=np.int64)
+        np.maximum.at(last_warm, users[warm], position[warm])
+        valid_pos = np.where(valid_pos >= 0, last_warm, -1)
+        return np.where(valid_pos >= 0, valid_pos, end), valid_pos
+
+    def _split_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per user: training length, validation target position, test target position (-1: none).
+
+        A case's history is every event before its target, so its length is the target's position
+        in the user's sequence. Only these three arrays are kept, not the split itself.
+        """
+        if self._parts is None:
+            split = run_split(self.dataset, self.run)
+            train_len = np.diff(split.train_indptr)
+            valid_pos = np.full(self.dataset.n_users, -1, dtype=np.int64)
+            test_pos = np.full(self.dataset.n_users, -1, dtype=np.int64)
+            valid_pos[split.valid.users] = np.diff(split.valid.history_indptr)
+            test_pos[split.test.users] = np.diff(split.test.history_indptr)
+            if split.cold_items is not None:
+                train_len, valid_pos = self._cold_parts(split.cold_items, valid_pos, test_pos)
+            self._parts = (train_len, valid_pos, test_pos)
+        return self._parts
+
+# what-if ----------------------------------------------------------------------------------------
+def scenario_for(inspector, user_id, mode: str) -> Scenario:
+    """The unchanged scenario of ``user_id`` under the inspector's ``mode`` ("as evaluated" reads the
+    events before the held-out one, "full history" all of them)."""
+    return scenario_of(inspector, inspector.recommend(user_id, k=1, mode=mode), inspector.history(user_id))
+
+
+def scenario_of(inspector, rec: Recommendation, frame) -> Scenario:
+    """The unchanged scenario behind a list :meth:`RunInspector.recommend` gave, with the user's
+    ``frame`` (:meth:`RunInspector.history`) for the events' times."""
+    n = len(rec.history)
+    times = frame["time"].iloc[:n]
+    stamps = tuple(None if t is None or t != t else t.isoformat() for t in times) if inspector.has_times \
+        else (None,) * n
+    held_out = rec.held_out if rec.mode == AS_EVALUATED else None
+    return Scenario(str(rec.user), tuple(rec.history), stamps, held_out)
+
+
+def item_indices(dataset, item_ids) -> np.ndarray:
+    return np.array([dataset.item_index(i) for i in item_ids], dtype=np.int64)
+
+
+def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity: float = 0.0,
+                       pool: int | None = None):
+    """The top-``k`` for the scenario's history, as :meth:`RunInspector.recommend` lists them: the
+    items of the history the model reads are excluded (a left-out event is not), the held-out item
+    stays rankable; with ``diversity`` > 0 re-ranked by MMR from the best ``max(50, 5k)``."""
+    from recstudio.evaluation.diversity import POOL, check_diversity, rerank
+
+    diversity = check_diversity(diversity)
+    check_k(k)
+    dataset = inspector.dataset
+    history = item_indices(dataset, scenario.history())
+    exclude = np.unique(history)
+    target = dataset.item_index(scenario.held_out) if scenario.held_out is not None else None
+    if target is not None:
+        exclude = exclude[exclude != target]
+    wanted = max(pool or POOL, 5 * k) if diversity > 0 else k
+    source, scores = score_history(inspector.model, history, inspector.popularity)
+    ranked, values, _ = best_items(scores, exclude, wanted)
+    note = ""
+    if diversity > 0 and len(ranked):
+        similarity, kind, _, _ = inspector.similarity()
+        keep = rerank(ranked, values, k, diversity, similarity)
+        ranked, values = ranked[keep], values[keep]
+        note = f"Re-ranked for diversity (MMR, λ = {diversity:g}, {kind} similarity) from the model's best {wanted}."
+    ranked, values = ranked[:k], values[:k]
+    items = [
+        {"rank": n, "item_id": str(inspector.item_ids[i]), "title": str(inspector.titles[i]),
+         "category": str(inspector.categories[i]) if inspector.categories is not None else "",
+         "score": float(v), "held_out": i == target}
+        for n, (i, v) in enumerate(zip(ranked.tolist(), values.tolist()), 1)
+    ]
+    if source == "popularity":
+        note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
+    in_list = next((it["rank"] for it in items if it["held_out"]), None)
+    return Recommendation(scenario.user, source, items, scenario.history(), held_out=scenario.held_out,
+                          held_out_in_list=in_list, note=note)
+
+
+def intra_list_diversity(inspector, item_ids) -> float | None:
+    """Mean pairwise dissimilarity (1 - similarity) of a list; None for fewer than two items."""
+    if len(item_ids) < 2:
+        return None
+    similarity, _, _, _ = inspector.similarity()
+    items = item_indices(inspector.dataset, item_ids)[None]
+    sim = np.asarray(similarity(items))[0]
+    n = sim.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    return float(1.0 - sim[off].mean())
+
+
+# one click on a user -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UserInspection:
+    """Everything the inspector shows for one user, from one call.
+
+    ``history``: :meth:`RunInspector.history`; ``held_out``: the user's test item (or None);
+    ``scenario``: the what-if scenario the list was made from (unchanged unless one was given);
+    ``recommendation``: the list (``mode`` None for a changed what-if history); ``diversity``:
+    intra-list diversity ``(before, after)`` MMR re-ranking, when ``diversity`` > 0 was asked;
+    ``summary``: the grounded summary of the user's interests, None when the catalogue gives none."""
+
+    run_id: int
+    user: str
+    history: Any  # pandas.DataFrame
+    held_out: str | None
+    scenario: Scenario
+    recommendation: Recommendation
+    diversity: tuple[float | None, float | None] | None = None
+    summary: ExplanationText | None = None
+
+
+def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *, k: int = 10,
+                 exclude_seen: bool = True, mode: str = AS_EVALUATED, diversity: float = 0.0,
+                 scenario: Scenario | None = None) -> UserInspection:
+    """One user of a stored run as the inspector shows them: the history read once, one scored list.
+
+    With ``scenario`` (a what-if of this user) the list is that scenario's; with ``diversity`` > 0 it
+    is re-ranked by MMR and the diversity before and after is measured."""
+    inspector = open_inspector(workspace_path, run_id)
+    check_k(k)
+    frame = inspector.history(user_id)
+    base = None
+    if scenario is None or scenario.user != str(user_id):
+        base = inspector.recommend(user_id, k=k, exclude_seen=exclude_seen, mode=mode)
+        scenario = scenario_of(inspector, base, frame)
+    if scenario.changed or diversity > 0:
+        rec = recommend_scenario(inspector, scenario, k, diversity=diversity)
+        rec.mode = mode if not scenario.changed else None
+    else:
+        rec = base if base is not None else inspector.recommend(user_id, k=k, exclude_seen=exclude_seen, mode=mode)
+    measured = None
+    if diversity > 0:
+        plain = recommend_scenario(inspector, scenario, k)
+        measured = (intra_list_diversity(inspector, [it["item_id"] for it in plain.items]),
+                    intra_list_diversity(inspector, [it["item_id"] for it in rec.items]))
+    summary = None
+    try:  # from the history the list reads ("as evaluated": not the held-out event)
+        summary = interest_summary(item_indices(inspector.dataset, scenario.base), catalogue_of(inspector.dataset))
+    except Exception:  # a summary is a nicety: a catalogue without text gives none
+        summary = None
+    return UserInspection(inspector.run.id, str(user_id), frame, inspector.held_out(user_id), scenario, rec,
+                          measured, summary)
+
+
+_OPEN: dict[tuple[str, int], tuple[Any, RunInspector]] = {}
+_OPEN_LOCK = threading.Lock()
+KEEP_OPEN = 2  # inspectors kept loaded (the run on screen and the one before it)
+
+
+def open_inspector(workspace_path: str | Path | None, run_id: int) -> RunInspector:
+    """The :class:`RunInspector` of a stored run, loaded once and kept while its checkpoint is unchanged:
+    a worker thread asks by workspace path and run id, user after user, and gets the loaded one."""
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace_path) as workspace:
+        run = workspace.run(run_id)
+        checkpoint = workspace.artefacts(run.id).get("checkpoint")
+        stamp = (str(checkpoint), Path(checkpoint).stat().st_mtime_ns if checkpoint and Path(checkpoint).exists()
+                 else None, run.dataset_id)
+        key = (str(workspace.path), int(run.id))
+        with _OPEN_LOCK:
+            found = _OPEN.get(key)
+            if found is not None and found[0] == stamp:
+                _OPEN[key] = _OPEN.pop(key)  # most recently used last
+                return found[1]
+        inspector = RunInspector(workspace, run.id)
+    with _OPEN_LOCK:
+        _OPEN.pop(key, None)
+        _OPEN[key] = (stamp, inspector)
+        while len(_OPEN) > KEEP_OPEN:
+            _OPEN.pop(next(iter(_OPEN)))
+    return inspector
