@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     QCoreApplication.setOrganizationName(ORGANISATION)
     QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    _set_icon(app)
+    set_icon(app)
     try:
         window = create_window(args.workspace)
     except RecStudioError as exc:
@@ -45,15 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, window.open_sample)
     elif args.csv:
         QTimer.singleShot(0, lambda: window.open_file(args.csv, args.items))
-    _warm_up_in_background()
+    warm_up_in_background()
     code = app.exec()
-    from PySide6.QtCore import QThreadPool
+    from recstudio.gui.jobs import wait_for_jobs
 
-    QThreadPool.globalInstance().waitForDone(5000)  # a device detection still reporting, say
+    wait_for_jobs(5000)  # a device detection or the warm-up still under way, say
     return code
 
 
-def _set_icon(app) -> None:
+def set_icon(app) -> None:
+    """The window icon from the bundled PNG sizes."""
     from PySide6.QtGui import QIcon
 
     from recstudio.resources import icon_files
@@ -65,25 +66,31 @@ def _set_icon(app) -> None:
         app.setWindowIcon(icon)
 
 
-def _warm_up_in_background() -> None:
+def warm_up_in_background():
     """Import torch off the GUI thread while the analyst looks at the start page, so the first
-    training or inspector click does not stall the window."""
-    import threading
+    training or inspector click does not stall the window. Returns the job's runner."""
+    from PySide6.QtCore import QCoreApplication
 
-    def warm():
-        import torch  # noqa: F401
-        import torch.optim  # noqa: F401
-        # The first optimizer.zero_grad() goes through torch._disable_dynamo, which imports
-        # torch._dynamo (sympy, fx: ~2 s of module imports). Imported by the training thread, that
-        # holds the import lock and the GIL in long stretches and stalls the window for up to a
-        # second; imported here, while the analyst is still on the start page, it costs nothing.
-        import torch._dynamo  # noqa: F401
+    from recstudio.gui.jobs import JobRunner
 
-        from recstudio.training.devices import available_devices
+    runner = JobRunner(QCoreApplication.instance())  # lives as long as the application
+    runner.start("Warm-up", warm_up, cancellable=False)
+    return runner
 
-        available_devices()  # CUDA initialisation, cached for the training page's device picker
 
-    threading.Thread(target=warm, name="recstudio-warmup", daemon=True).start()
+def warm_up() -> None:
+    """The imports and the CUDA initialisation the first training run or inspection would pay for."""
+    import torch  # noqa: F401
+    import torch.optim  # noqa: F401
+    # The first optimizer.zero_grad() goes through torch._disable_dynamo, which imports
+    # torch._dynamo (sympy, fx: ~2 s of module imports). Imported by the training thread, that
+    # holds the import lock and the GIL in long stretches and stalls the window for up to a
+    # second; imported here, while the analyst is still on the start page, it costs nothing.
+    import torch._dynamo  # noqa: F401
+
+    from recstudio.devices import available_devices
+
+    available_devices()  # CUDA initialisation, cached for the training page's device picker
 
 
 if __name__ == "__main__":

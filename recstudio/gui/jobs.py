@@ -1,4 +1,5 @@
-"""The one place background threads are made: jobs run as superqt generator workers, one at a time."""
+"""The one place background threads are made: jobs run as superqt generator workers, one at a time per
+runner, the latest request replacing a stale one where a view asks for it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, Signal
+from shiboken6 import isValid
 from superqt.utils import GeneratorWorker, create_worker
 
 #: Progress reaches the GUI at most this often (20 per second); the rest is batched.
@@ -102,13 +104,27 @@ class Progress:
     text: str
 
 
+class _Job:
+    """One started job: its name, cancel flag, superqt worker and what it returned or raised."""
+
+    __slots__ = ("name", "token", "worker", "outcome")
+
+    def __init__(self, name: str, token: CancelToken, worker: GeneratorWorker):
+        self.name, self.token, self.worker = name, token, worker
+        self.outcome: dict[str, Any] = {}
+
+
 class JobRunner(QObject):
     """Runs one background job at a time and relays its signals.
 
     A job is a function of plain values (config and paths, never widgets); a generator job yields
     :class:`Batch` objects as it goes. Its return value is the result. Signals: ``started(name)``, ``progress(Batch)``,
     ``result(name, value)``, ``error(name, exception)``, ``finished(name)``; ``finished`` always fires,
-    after ``result`` or ``error``, and by then the runner is free (``busy`` is False). A second job while one runs is refused (``start`` returns False).
+    after ``result`` or ``error``, and by then the runner is free (``busy`` is False). A second job while one
+    runs is refused (``start`` returns False), unless it is started with ``replace=True``: then the running
+    job is cancelled and disconnected (none of its signals reach the view any more, so a stale result
+    never lands; Orange3's ConcurrentMixin habit) and the new one starts at once. A replaced job's thread
+    still winds down in the background; :meth:`stop_and_wait` waits for it too.
     """
 
     started = Signal(str)
@@ -120,63 +136,118 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._worker: GeneratorWorker | None = None
-        self._name = ""
-        self._token: CancelToken | None = None
+        self._job: _Job | None = None  # the job whose signals are relayed
+        self._retired: list[_Job] = []  # replaced or discarded jobs whose threads have not ended yet
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self._job is not None
 
     @property
     def job_name(self) -> str:
-        return self._name
+        return self._job.name if self._job is not None else ""
 
-    def start(self, name: str, job: Callable[..., Generator], *args: Any, cancellable: bool = True) -> bool:
-        """Start ``job(*args, cancelled=token)`` (or ``job(*args)`` when not cancellable)."""
-        if self._worker is not None:
-            return False
-        self._name = name
-        self._token = CancelToken()
-        kwargs = {"cancelled": self._token} if cancellable else {}
+    @property
+    def threads(self) -> int:
+        """Jobs of this runner whose threads are still running (the current one and replaced ones)."""
+        return (self._job is not None) + len(self._retired)
+
+    def start(self, name: str, job: Callable[..., Generator], *args: Any, cancellable: bool = True,
+              replace: bool = False) -> bool:
+        """Start ``job(*args, cancelled=token)`` (or ``job(*args)`` when not cancellable).
+
+        While a job runs this returns False, or with ``replace`` cancels and disconnects that job and
+        starts this one (the latest request wins)."""
+        replacing = self._job is not None
+        if replacing:
+            if not replace:
+                return False
+            self._retire()
+        token = CancelToken()
+        kwargs = {"cancelled": token} if cancellable else {}
         worker = create_worker(_guarded, job, args, kwargs, _start_thread=False, _ignore_errors=True)
-        worker.started.connect(lambda: self.started.emit(name))
-        worker.yielded.connect(self.progress.emit)
-        outcome: dict[str, Any] = {}
-        worker.returned.connect(lambda value: outcome.setdefault("result", value))
-        worker.errored.connect(lambda exc: outcome.setdefault("error", getattr(exc, "original", exc)))
-        worker.finished.connect(lambda: self._on_finished(outcome))
-        self._worker = worker
-        self.busy_changed.emit(True)
+        record = _Job(name, token, worker)
+        worker.started.connect(lambda: self._relay(record, self.started, name))
+        worker.yielded.connect(lambda batch: self._relay(record, self.progress, batch))
+        worker.returned.connect(lambda value: record.outcome.setdefault("result", value))
+        worker.errored.connect(lambda exc: record.outcome.setdefault("error", getattr(exc, "original", exc)))
+        worker.finished.connect(lambda: self._on_finished(record))
+        self._job = record
+        if not replacing:  # busy all along while one job replaces another
+            self.busy_changed.emit(True)
+        _make_room()
         worker.start()
         return True
 
     def cancel(self) -> None:
         """Ask the job to stop at its next step; it still finishes normally (status cancelled)."""
-        if self._token is not None:
-            self._token.cancel()
+        if self._job is not None:
+            self._job.token.cancel()
+
+    def discard(self) -> None:
+        """Cancel the running job and disconnect it: its result or error never arrives (its thread
+        winds down in the background). The runner is free at once."""
+        if self._job is not None:
+            self._retire()
+            self.busy_changed.emit(False)
 
     def stop_and_wait(self, timeout_ms: int = 30000) -> bool:
-        """Cancel and block until the job's thread is done (for closing the window)."""
-        from PySide6.QtCore import QCoreApplication, QThreadPool
+        """Cancel and block until the job's thread, and those of jobs it replaced, are done (for
+        closing the window)."""
+        from PySide6.QtCore import QCoreApplication
 
         self.cancel()
+        for retired in self._retired:
+            retired.token.cancel()
         deadline = time.monotonic() + timeout_ms / 1000
-        while self._worker is not None and time.monotonic() < deadline:
+        while self.threads and time.monotonic() < deadline:
             QCoreApplication.processEvents()
-            QThreadPool.globalInstance().waitForDone(20)
-        return self._worker is None
+            wait_for_jobs(20)
+        return not self.threads
 
-    def _on_finished(self, outcome: dict[str, Any]) -> None:
+    def _retire(self) -> None:
+        record, self._job = self._job, None
+        record.token.cancel()  # a cancellable job stops at its next step; its outcome is dropped
+        self._retired.append(record)
+
+    def _relay(self, record: _Job, signal, *values) -> None:
+        if record is self._job and isValid(self):
+            signal.emit(*values)
+
+    def _on_finished(self, record: _Job) -> None:
+        if not isValid(self):  # the view that owned this runner is gone: nobody is listening
+            return
+        if record is not self._job:  # replaced or discarded: bookkeeping only, nothing reaches the view
+            if record in self._retired:
+                self._retired.remove(record)
+            return
         # result/error are emitted only once the runner is free, so a handler may start the next job
-        name = self._name
-        self._worker, self._token = None, None
+        name, outcome = record.name, record.outcome
+        self._job = None
         self.busy_changed.emit(False)
         if "error" in outcome:
             self.error.emit(name, outcome["error"])
         elif "result" in outcome:
             self.result.emit(name, outcome["result"])
         self.finished.emit(name)
+
+
+def _make_room() -> None:
+    """Let a job start at once: Qt's pool holds one thread per core, and a training run, a replaced
+    explanation winding down and a device detection must not queue behind one another."""
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    if pool.activeThreadCount() >= pool.maxThreadCount():
+        pool.setMaxThreadCount(pool.activeThreadCount() + 1)
+
+
+def wait_for_jobs(timeout_ms: int = 5000) -> bool:
+    """Block until every job thread has ended (True), or ``timeout_ms`` passed (False): the
+    window's last step before the process exits, so no job is cut off mid-write."""
+    from PySide6.QtCore import QThreadPool
+
+    return QThreadPool.globalInstance().waitForDone(timeout_ms)
 
 
 #: How much lower than the GUI thread a job's thread runs (Unix nice increment). The job keeps every

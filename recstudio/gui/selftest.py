@@ -53,7 +53,7 @@ def _run(folder: Path, started: float) -> None:
     qInstallMessageHandler(_quiet_offscreen_notes)
 
     from recstudio import __version__
-    from recstudio.gui.app import APPLICATION, ORGANISATION, _set_icon, create_window
+    from recstudio.gui.app import APPLICATION, ORGANISATION, set_icon, create_window
     from recstudio.resources import icon_files, resources_dir
 
     _say(f"RecStudio {__version__}, Python {sys.version.split()[0]}, resources in {resources_dir()}"
@@ -63,7 +63,7 @@ def _run(folder: Path, started: float) -> None:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     if not icon_files():
         raise SelfTestFailed(f"no application icon in {resources_dir() / 'icons'}")
-    _set_icon(app)
+    set_icon(app)
     if app.windowIcon().isNull():
         raise SelfTestFailed("the application icon did not load")
     settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)

@@ -23,24 +23,21 @@ class ImportResult:
 
     dataset: Any  # recstudio.data.Dataset, or None when ``existing`` is set
     existing: Any  # DatasetRecord of an earlier import of the same file and options
-    fingerprint: str
-    options_key: str
+    identity: Any  # recstudio.runs.ImportIdentity
 
 
 def import_task(request, workspace_path: str, cancelled: Callable[[], bool]):
     """Parse ``request`` (a :class:`recstudio.runs.ImportRequest`) without saving it, so the analyst
     can read the report first; an earlier identical import is found instead of parsed again.
     Returns None when cancelled."""
-    from recstudio.data import ImportOptions, file_fingerprint, import_interactions
-    from recstudio.runs import options_key
+    from recstudio.runs import import_identity, parse_import
     from recstudio.workspace import Workspace
 
-    fingerprint = file_fingerprint(request.path)
-    key = options_key(request, file_fingerprint(request.items_path) if request.items_path else None)
+    identity = import_identity(request)
     with Workspace(workspace_path) as workspace:
-        existing = workspace.find_dataset(fingerprint, key)
+        existing = workspace.find_dataset(identity.fingerprint, identity.options_key)
     if existing is not None:
-        return ImportResult(None, existing, fingerprint, key)
+        return ImportResult(None, existing, identity)
 
     def run(progress):
         def report(fraction: float, message: str) -> None:
@@ -48,30 +45,24 @@ def import_task(request, workspace_path: str, cancelled: Callable[[], bool]):
                 raise ImportCancelled("Import cancelled; nothing was saved.")
             progress(fraction, message)
 
-        return import_interactions(request.path, items_path=request.items_path, roles=request.roles,
-                                   options=request.options or ImportOptions(), name=request.name, progress=report)
+        return parse_import(request, report)
 
     try:
         dataset = yield from with_progress(run)
     except ImportCancelled:  # the analyst asked for it: not an error to show
         return None
-    return ImportResult(dataset, None, fingerprint, key)
+    return ImportResult(dataset, None, identity)
 
 
 def save_task(result: ImportResult, request, workspace_path: str, cancelled: Callable[[], bool]):
     """Store a parsed dataset in the workspace (one transaction); returns its record."""
-    from pathlib import Path
-
+    from recstudio.runs import save_import
     from recstudio.workspace import Workspace
 
     if result.existing is not None:
         return result.existing
     with Workspace(workspace_path) as workspace:
-        return workspace.save_dataset(
-            result.dataset, fingerprint=result.fingerprint, options_key=result.options_key,
-            source=str(Path(request.path).resolve()),
-            items_source=str(Path(request.items_path).resolve()) if request.items_path else None,
-        )
+        return save_import(workspace, request, result.identity, result.dataset)
 
 
 def train_task(request, cancelled: Callable[[], bool]):
@@ -88,7 +79,7 @@ def cluster_job_task(workspace_path: str, request, folder: str, processes: int):
     from recstudio.workspace import Workspace
 
     with Workspace(workspace_path) as workspace:
-        return write_cluster_job(workspace, request.data, folder, model=request.model,
+        return write_cluster_job(workspace, request.dataset, folder, model=request.model,
                                  model_config=request.model_config, train_config=request.train_config,
                                  split=request.split, split_options=request.split_options,
                                  nproc_per_node=processes)

@@ -17,9 +17,9 @@ HOSTILE = '<script>alert("owned")</script> & <b>Bold</b> "Quotes"'
 @pytest.fixture(autouse=True)
 def small_budget(monkeypatch):
     """A smaller Shapley budget than the window's 1,000 evaluations keeps these tests quick."""
-    from recstudio.gui.views import inspector
+    from recstudio.gui.views.inspector import presenter
 
-    monkeypatch.setattr(inspector, "EXPLAIN_MAX_EVALS", 200)
+    monkeypatch.setattr(presenter, "EXPLAIN_MAX_EVALS", 200)
 
 
 @pytest.fixture
@@ -105,8 +105,9 @@ def test_leaving_an_event_out_changes_the_list_and_the_attributions(qtbot, windo
     model = view.history_model
     row = model.rowCount() - 1 - position
     assert model.is_checked(row)
-    model.setData(model.index(row, 0), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
-    assert not model.is_checked(row)
+    with qtbot.waitSignal(view.user_shown, timeout=60000):  # the what-if list is worked out in the background
+        model.setData(model.index(row, 0), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+        assert not model.is_checked(row)
     assert view.scenario.left_out == frozenset({position})
     assert shown_items(view) != before_items or [it["score"] for it in view.recommendation.items] != scores_before
     assert len(view.recommendation.history) == len(view.scenario.base) - 1
@@ -114,7 +115,8 @@ def test_leaving_an_event_out_changes_the_list_and_the_attributions(qtbot, windo
                     timeout=120000)
     assert "1 event left out" in view.what_if_label.text() and view.reset_button.isEnabled()
 
-    view.reset_button.click()
+    with qtbot.waitSignal(view.user_shown, timeout=60000):
+        view.reset_button.click()
     assert view.scenario.left_out == frozenset() and shown_items(view) == before_items
     assert model.is_checked(row)
 
@@ -123,8 +125,9 @@ def test_adding_an_item_from_the_catalogue_search(qtbot, window, shop):
     view = open_user(qtbot, window, shop, "u20")
     history_before = list(view.recommendation.history)
     choice = next(text for text, item in view._choice_ids.items() if item == "i30")
-    view.add_item_edit.completer().activated.emit(choice)
-    assert view.scenario.added == ("i30",)
+    with qtbot.waitSignal(view.user_shown, timeout=60000):
+        view.add_item_edit.completer().activated.emit(choice)
+        assert view.scenario.added == ("i30",)
     assert view.recommendation.history == history_before + ["i30"]
     assert "i30" not in shown_items(view)  # what the user now has is not recommended back
     assert "Kitchen thing 30" in view.what_if_label.text()
@@ -134,13 +137,15 @@ def test_adding_an_item_from_the_catalogue_search(qtbot, window, shop):
 def test_the_diversity_slider_re_ranks_the_list(qtbot, window, shop):
     view = open_user(qtbot, window, shop, "u5")
     plain = shown_items(view)
-    view.diversity_slider.setValue(20)  # λ = 1: variety only
+    with qtbot.waitSignal(view.user_shown, timeout=60000):
+        view.diversity_slider.setValue(20)  # λ = 1: variety only
     varied = shown_items(view)
     assert varied != plain and len(varied) == len(plain)
     assert "Intra-list diversity" in view.held_out_label.text() and "MMR" in view.held_out_label.text()
     categories = [it["category"] for it in view.recommendation.items[:2]]
     assert categories[0] != categories[1]  # the second pick is from the other category
-    view.diversity_slider.setValue(0)
+    with qtbot.waitSignal(view.user_shown, timeout=60000):
+        view.diversity_slider.setValue(0)
     assert shown_items(view) == plain
 
 
@@ -194,7 +199,7 @@ def test_a_new_user_states_interests_in_words(qtbot, window, shop):
     box = view.findChild(QMessageBox, "errorDialog")
     assert "no text knowledge" in box.text()
     box.close()
-    qtbot.waitUntil(lambda: not view.explain_runner.busy, timeout=10000)
+    qtbot.waitUntil(lambda: not view.inspect_runner.busy and not view.explain_runner.busy, timeout=10000)
 
     log, items = shop  # a run that read the catalogue's text
     request = TrainRequest(str(log), "sasrec-lm", items=str(items), workspace=str(window.context.workspace_path),

@@ -125,4 +125,4 @@ def test_run_selected_opens_that_run(qtbot, window, ml100k_log):
     assert view.run_combo.currentData() == first
     qtbot.waitUntil(lambda: view.inspector is not None and view.inspector.run.id == first, timeout=20000)
     qtbot.waitUntil(lambda: rows(view.user_table) == 943)
-    assert rows(view.recommendation_table) == view.k_spin.value()
+    qtbot.waitUntil(lambda: rows(view.recommendation_table) == view.k_spin.value())  # the first user's list: a job

@@ -163,3 +163,73 @@ def test_jobs_run_below_the_gui_thread_so_training_cannot_starve_the_window(qtbo
     own, child = results[0]
     assert own > gui and child == own
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the window's thread is untouched
+
+
+def slow_value(value, seconds, cancelled):
+    """A job that ignores cancellation for a while (as an explanation does), then returns ``value``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
+    return value
+
+
+def test_a_replaced_job_never_reports_and_the_new_one_does(qtbot, runner):
+    seen = _record(runner)
+    with qtbot.waitSignals([runner.finished], timeout=10000, check_params_cbs=[lambda name: name == "New"]):
+        assert runner.start("Old", slow_value, "stale", 0.3)
+        assert runner.start("New", slow_value, "fresh", 0.05, replace=True)
+        assert runner.busy and runner.job_name == "New"
+    assert ("result", "fresh") in seen and ("result", "stale") not in seen
+    assert ("finished", "New") in seen and ("finished", "Old") not in seen
+    assert runner.stop_and_wait(10000) and runner.threads == 0  # the replaced job's thread ended too
+    assert ("result", "stale") not in seen and not runner.busy
+
+
+def test_replacing_cancels_the_running_job(qtbot, runner):
+    results, progress = [], []
+    runner.result.connect(lambda name, value: results.append((name, value)))
+    cancelled_seen = {}
+
+    def watching(cancelled):
+        while not cancelled():
+            yield Batch(("old",))
+            time.sleep(0.002)
+        cancelled_seen["old"] = True
+        return "old"
+
+    runner.progress.connect(lambda batch: progress.append(batch.events))
+    with qtbot.waitSignal(runner.finished, timeout=10000, check_params_cb=lambda name: name == "New"):
+        runner.start("Old", watching)
+        qtbot.waitSignal(runner.progress, timeout=5000).wait()
+        runner.start("New", counting_job, 3, replace=True)
+    assert runner.stop_and_wait(10000)
+    assert cancelled_seen == {"old": True}
+    assert results == [("New", "done")]
+
+
+def test_stop_and_wait_waits_for_a_replaced_job_as_well(qtbot, runner):
+    ended = []
+
+    def remember(value, seconds, cancelled):
+        slow_value(value, seconds, cancelled)
+        ended.append(value)
+        return value
+
+    busy = []
+    runner.busy_changed.connect(busy.append)
+    runner.start("Old", remember, "old", 0.4)
+    runner.start("New", remember, "new", 0.01, replace=True)
+    assert busy == [True]  # busy all along while one job replaces the other
+    assert runner.stop_and_wait(10000)
+    assert sorted(ended) == ["new", "old"] and runner.threads == 0 and busy == [True, False]
+
+
+def test_discard_drops_the_running_job_and_frees_the_runner(qtbot, runner):
+    seen = _record(runner)
+    runner.start("Old", slow_value, "stale", 0.2)
+    runner.discard()
+    assert not runner.busy
+    with qtbot.waitSignal(runner.finished, timeout=10000):
+        assert runner.start("Next", slow_value, "next", 0.01)  # free for the next job at once
+    assert runner.stop_and_wait(10000)
+    assert [s for s in seen if s[0] in ("result", "finished")] == [("result", "next"), ("finished", "Next")]

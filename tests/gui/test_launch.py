@@ -27,7 +27,7 @@ def test_gui_sample_opens_the_import_dialog_on_the_sample(qtbot, tmp_path, setti
         return 0
 
     monkeypatch.setattr(gui_app, "create_window", create_with_test_settings)
-    monkeypatch.setattr(gui_app, "_warm_up_in_background", lambda: None)
+    monkeypatch.setattr(gui_app, "warm_up_in_background", lambda: None)
     monkeypatch.setattr(QApplication, "exec", exec_until_the_dialog_shows)
     assert cli.main(["gui", "--sample", "--workspace", str(tmp_path / "w.sqlite")]) == 0
     assert opened["window"].context.workspace_path == tmp_path / "w.sqlite"

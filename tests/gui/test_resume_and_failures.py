@@ -38,7 +38,7 @@ def cancelled_after_first_epoch(window, dataset) -> int:
     from recstudio.training import Validated
 
     stop = {"now": False}
-    gen = train_run(TrainRequest(dataset.name, "sasrec", model_config=MODEL,
+    gen = train_run(TrainRequest(model="sasrec", dataset=dataset.id, model_config=MODEL,
                                  train_config={"epochs": 3, "batch_size": 64, "patience": 9}, device="cpu",
                                  workspace=str(window.context.workspace_path)), cancelled=lambda: stop["now"])
     while True:

@@ -51,7 +51,7 @@ def train_stored_run(window, dataset, max_steps=8) -> int:
     """A finished run made by the core directly (as the CLI would), to compare against."""
     from recstudio.runs import TrainRequest, train_run
 
-    gen = train_run(TrainRequest(dataset.name, "sasrec", model_config={"hidden": 16, "max_len": 20},
+    gen = train_run(TrainRequest(model="sasrec", dataset=dataset.id, model_config={"hidden": 16, "max_len": 20},
                                  train_config={"epochs": 1, "max_steps": max_steps, "batch_size": 64},
                                  device="cpu", workspace=str(window.context.workspace_path)))
     while True:

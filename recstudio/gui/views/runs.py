@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 
 from recstudio.gui.context import AppContext
 from recstudio.gui.plots import (
-    DEFAULT_SMOOTHING, SMOOTHING_SETTING, CurveArrays, LiveCurves, ValidationPlot, curve_arrays, format_duration,
-    run_colour,
+    DEFAULT_SMOOTHING, SMOOTHING_SETTING, CurveArrays, LiveCurves, ValidationPlot, curve_arrays, draw_stored_run,
+    format_duration,
 )
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the raw value a column sorts by (numbers stay numbers)
@@ -29,8 +29,6 @@ RUN_ID_ROLE = Qt.ItemDataRole.UserRole
 #: Status in words, with a colour hint.
 STATUS_COLOURS = {"completed": "#15803d", "failed": "#b91c1c", "cancelled": "#6b7280", "interrupted": "#6b7280",
                   "running": "#1d4ed8"}
-#: The model settings that tell runs apart (others show in the tooltip).
-KEY_SETTINGS = ("hidden", "layers", "heads", "max_len", "neighbours", "shrink", "lm", "fusion")
 FILTER_FIELDS = ("model", "dataset_name", "status")
 
 
@@ -38,8 +36,13 @@ FILTER_FIELDS = ("model", "dataset_name", "status")
 
 def key_settings(run) -> str:
     """The model settings that tell runs apart, e.g. ``hidden 64 · layers 2 · max_len 50``."""
-    config = (run.config or {}).get("model") or {}
-    keys = [k for k in config if k in KEY_SETTINGS] or list(config)[:3]  # in the model's own order
+    from recstudio.runs import RunConfig
+
+    from recstudio.models import key_settings as model_key_settings, model_names
+
+    config = RunConfig.of(run).model
+    wanted = model_key_settings(run.model) if run.model in model_names() else ()
+    keys = [k for k in config if k in wanted] or list(config)[:3]  # in the model's own order
     return " · ".join(f"{k} {_short(config[k])}" for k in keys) or "—"
 
 
@@ -168,8 +171,10 @@ class RunsTableModel(QAbstractTableModel):
                 return run.error or None
         if role == Qt.ItemDataRole.ToolTipRole:
             if column.title == "Settings":
-                model = (run.config or {}).get("model") or {}
-                train = (run.config or {}).get("train") or {}
+                from recstudio.runs import RunConfig
+
+                settings = RunConfig.of(run)
+                model, train = settings.model, settings.train
                 return "\n".join([*(f"{k}: {v}" for k, v in model.items()), "",
                                   *(f"{k}: {v}" for k, v in train.items())]).strip() or None
             if column.title == "Run":
@@ -419,12 +424,7 @@ class RunsView(QWidget):
                 continue
             arrays = curve_arrays(self.context.workspace.curve(run_id), ("NDCG@10",))
             self._curves[run_id] = (fresh, arrays)
-            label = f"Run {run.id} · {run.model}"
-            colour = run_colour(run.id)
-            self.loss_curves.add_run(run_id, label, colour)
-            self.loss_curves.set_points(run_id, arrays.steps, arrays.wall_times, arrays.losses)
-            self.validation_plot.add_run(run_id, label, colour)
-            self.validation_plot.set_points(run_id, arrays.epochs, arrays.metrics)
+            draw_stored_run(self.loss_curves, self.validation_plot, run, arrays)
 
     # actions ------------------------------------------------------------------------------------
     def open_in_inspector(self) -> None:

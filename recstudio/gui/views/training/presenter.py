@@ -1,0 +1,118 @@
+"""What the training page offers, asks for and says, without widgets: the splits and setting labels, the
+request a Start or a Resume makes, and the sentences its log, status line and comparison list show."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+JOB_NAME = "Training"
+CLUSTER_JOB_NAME = "cluster job"
+LIVE = "live"  # key of the run being trained in the plots
+SPLITS = (
+    ("Leave one out", "leave-one-out",
+     "Each user's last event is the test question, the one before it the validation question."),
+    ("Temporal", "temporal",
+     "A global time cut: the latest 10% of events test, the 10% before them validate."),
+)
+VALIDATION_METRICS = ("NDCG@10", "HR@10", "MRR@10")
+def planned_work(started, max_steps: int | None) -> tuple[int, int]:
+    """(epochs, steps) the run will do at most, from its Started event and the step limit."""
+    steps = started.epochs * started.steps_per_epoch
+    if max_steps:
+        steps = min(steps, max_steps)
+    epochs = min(started.epochs, math.ceil(steps / max(1, started.steps_per_epoch)))
+    return max(1, epochs), max(1, steps)
+
+
+def metrics_text(metrics: dict[str, Any], names=VALIDATION_METRICS) -> str:
+    return " · ".join(f"{n} {metrics[n]:.4f}" for n in names if metrics.get(n) is not None)
+
+
+# devices -----------------------------------------------------------------------------------------
+def cpu_label() -> str:
+    return f"cpu — {os.cpu_count() or 1} logical cores"
+
+
+def fallback_devices() -> list[tuple[str, str]]:
+    """The device choices when detection failed: a broken CUDA install must not break the page."""
+    return [("auto", "auto"), ("cpu", cpu_label())]
+
+
+# requests ----------------------------------------------------------------------------------------
+def train_request(dataset_id: int, model: str, model_config: dict[str, Any], *, epochs: int, batch_size: int,
+                  lr: float, patience: int, seed: int, max_steps: int, split: str, device: str | None,
+                  workspace: str):
+    """The :class:`recstudio.runs.TrainRequest` of the form's settings (``max_steps`` 0: no limit)."""
+    from recstudio.runs import TrainRequest
+
+    return TrainRequest(
+        dataset=dataset_id, model=model, model_config=model_config,
+        train_config={"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "seed": seed,
+                      "max_steps": max_steps or None},
+        split=split, device=device or "auto", workspace=workspace,
+    )
+
+
+def resume_request(run, device: str | None, workspace: str):
+    """A request that continues ``run`` with its own data and settings on ``device``."""
+    from recstudio.runs import RunConfig, TrainRequest
+
+    return TrainRequest(model=run.model, train_config=RunConfig.of(run).train, device=device or "auto",
+                        workspace=workspace, resume=run.id)
+
+
+def step_limit(request) -> int | None:
+    """The request's limit on training steps (None: none, or no request)."""
+    if request is None or not request.train_config:
+        return None
+    return request.train_config.get("max_steps")
+
+
+# what the page says --------------------------------------------------------------------------------
+def comparison_entry(run) -> tuple[str, str]:
+    """The comparison list's text and tooltip for a stored run."""
+    from recstudio.runs import RunConfig
+
+    test = (run.metrics or {}).get("test", {})
+    score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
+    status = "" if run.status == "completed" else f" · {run.status}"
+    text = f"Run {run.id} · {run.model}{status}{score}"
+    settings = ", ".join(f"{k} {v}" for k, v in RunConfig.of(run).model.items())
+    return text, (f"{text}\n{settings}" if settings else text)
+
+
+def started_text(started, max_steps: int | None) -> str:
+    """The log line for a run's Started event."""
+    limited = max_steps and max_steps < started.epochs * started.steps_per_epoch
+    limit = f", stopping at step {max_steps:,}" if limited else ""
+    return (f"Training {started.model} on {started.device}: {started.parameters:,} parameters, "
+            f"{started.train_sequences:,} training sequences, {started.steps_per_epoch:,} steps per epoch, "
+            f"up to {started.epochs:,} epoch{'s' if started.epochs != 1 else ''}{limit}.")
+
+
+def validation_text(v) -> str:
+    """The log line for one epoch's validation."""
+    note = "best so far" if v.improved else f"best is epoch {v.best_epoch} ({v.best_score:.4f})"
+    return f"Epoch {v.epoch} (step {v.step:,}), validation: {metrics_text(v.metrics)} — {note}"
+
+
+def outcome_texts(outcome) -> tuple[list[str], str, str]:
+    """(log lines, status line, status level) for a finished run's :class:`recstudio.runs.RunOutcome`."""
+    from recstudio.gui.curve_data import format_duration
+
+    epochs = f"{outcome.epochs} epoch{'s' if outcome.epochs != 1 else ''}"
+    if outcome.status == "cancelled":
+        kept = (f"the best checkpoint (epoch {outcome.best_epoch}) is kept" if outcome.best_epoch
+                else "no epoch finished, so there is no checkpoint")
+        lines = [f"Run {outcome.run_id} cancelled after {epochs} ({format_duration(outcome.seconds)}); {kept}."]
+        status, level = f"Run {outcome.run_id} stopped; {kept}.", "warning"
+    else:
+        lines = [f"Run {outcome.run_id} {outcome.status}: {epochs} in {format_duration(outcome.seconds)}, "
+                 f"best epoch {outcome.best_epoch}, {outcome.samples_per_s:,.0f} samples/s."]
+        status, level = f"Run {outcome.run_id} {outcome.status}.", "ok"
+    test = outcome.metrics.get("test")
+    if test:
+        lines.append(f"Test (held-out events, best checkpoint): {metrics_text(test)}")
+    return lines, status, level
