@@ -17,20 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ML100K = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/distill.py
+    import common
+
+ML100K = common.ML100K
 
 
 def train(args, workspace: str, model: str, settings: dict, teacher: int | None = None, data: str | None = None) -> dict:
-    from recstudio.runs import TrainRequest, train_run
-    from recstudio.training import Validated
+    from recstudio.runs import TrainRequest
 
     distill = {"temperature": args.temperature, "alpha": args.alpha} if teacher is not None else {}
     request = TrainRequest(
@@ -38,21 +40,7 @@ def train(args, workspace: str, model: str, settings: dict, teacher: int | None 
         train_config={"epochs": args.epochs, "patience": args.patience, "seed": args.seed}, device=args.device,
         workspace=workspace, teacher=teacher, distill=distill)
     label = f"{model} {settings}" + (f" <- teacher run {teacher}" if teacher is not None else "")
-    started = time.perf_counter()
-    gen = train_run(request)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            outcome = stop.value
-            break
-        if isinstance(event, Validated):
-            print(f"  [{label}] epoch {event.epoch}: valid NDCG@10 {event.metrics.get('NDCG@10', 0):.4f}"
-                  f"{' *' if event.improved else ''}", file=sys.stderr, flush=True)
-    print(f"  [{label}] run {outcome.run_id}: {outcome.epochs} epochs (best {outcome.best_epoch}) in "
-          f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return {"run": outcome.run_id, "seconds": outcome.seconds, "epochs": outcome.epochs,
-            "best_epoch": outcome.best_epoch, "test": outcome.metrics.get("test", {})}
+    return common.figures(common.train(request, f"[{label}]"))
 
 
 def ms_per_user(workspace, run_id: int, users: int, seed: int) -> float:
@@ -60,29 +48,29 @@ def ms_per_user(workspace, run_id: int, users: int, seed: int) -> float:
     import numpy as np
     import torch
 
-    from recstudio.runs import _best_items, _score_history, load_run_model
+    from recstudio.runs import best_items, load_run_model, score_history
 
     run, model, meta = load_run_model(workspace, run_id, device="cpu")
     dataset = workspace.load_dataset(run.dataset_id)
-    popularity = np.asarray(meta["popularity"], dtype=np.float32)
+    popularity = np.asarray(meta.popularity, dtype=np.float32)
     chosen = np.random.default_rng(seed).choice(dataset.n_users, size=min(users, dataset.n_users), replace=False)
     torch.set_num_threads(1)
     for user in chosen[:10]:  # warm-up: kernels built, caches filled
-        _score_history(model, dataset.history(int(user)), popularity)
+        score_history(model, dataset.history(int(user)), popularity)
     times = []
     for user in chosen:
         history = dataset.history(int(user))
         t0 = time.perf_counter()
-        _, scores = _score_history(model, history, popularity)
-        _best_items(scores, np.unique(history), 10)
+        _, scores = score_history(model, history, popularity)
+        best_items(scores, np.unique(history), 10)
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 
 
 def describe(workspace, run_id: int) -> dict:
-    from recstudio.derived import weights_file
     from recstudio.models.quantise import count_parameters
     from recstudio.runs import load_run_model
+    from recstudio.runs.derived import weights_file
 
     _, model, _ = load_run_model(workspace, run_id, device="cpu")
     path = weights_file(workspace.artefacts(run_id)["checkpoint"])
@@ -106,7 +94,7 @@ def main(argv=None) -> int:
     if not (ML100K / "interactions.csv").exists():
         raise SystemExit(f"ml-100k not found in {ML100K}")
 
-    from recstudio.derived import quantise_run
+    from recstudio.runs import quantise_run
     from recstudio.workspace import Workspace
 
     started = time.perf_counter()
@@ -125,9 +113,9 @@ def main(argv=None) -> int:
             int8[name] = {"run": q.run_id, "test": q.metrics["test"], "seconds": q.seconds}
         entries = [
             (f"teacher ({args.teacher_model} h{args.teacher_hidden})", teacher),
-            (f"teacher int8", int8["teacher"]),
+            ("teacher int8", int8["teacher"]),
             (f"student (sasrec h{args.student_hidden}, distilled)", student),
-            (f"student int8", int8["student"]),
+            ("student int8", int8["student"]),
             (f"plain sasrec h{args.student_hidden} (no teacher)", plain),
         ]
         for label, entry in entries:
@@ -147,7 +135,7 @@ def main(argv=None) -> int:
         print(f"{r['model']:<36} {r['NDCG@10']:>8.4f} {r['HR@10']:>7.4f} {r['ms_per_user']:>8.2f} {r['size_mb']:>7.2f} "
               f"{r['parameters']:>10,} {epochs:>8} {r['train_s']:>8}")
     print(f"\ntotal {total:.0f} s on {platform.node()} ({platform.processor() or platform.machine()})")
-    print("command: python benchmarks/distill.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
+    print(common.command_line(argv))
     print(json.dumps({"benchmark": "distill", "dataset": "ml-100k", "settings": vars(args), "rows": rows,
                       "seconds": round(total, 1)}))
     return 0

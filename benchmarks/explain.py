@@ -15,37 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/explain.py
+    import common
 
 
 def train_sasrec(workspace: str, data: Path, epochs: int, seed: int) -> int:
-    from recstudio.runs import TrainRequest, train_run
-    from recstudio.training import Validated
+    from recstudio.runs import TrainRequest
 
-    request = TrainRequest(data=str(data / "interactions.csv"), items=str(data / "items.csv"), model="sasrec",
+    interactions, items = common.dataset_files(data)
+    request = TrainRequest(data=interactions, items=items, model="sasrec",
                            train_config={"epochs": epochs, "seed": seed}, device="cpu", workspace=workspace)
-    gen = train_run(request)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            outcome = stop.value
-            break
-        if isinstance(event, Validated):
-            print(f"  sasrec epoch {event.epoch}: valid NDCG@10 {event.metrics['NDCG@10']:.4f}", file=sys.stderr,
-                  flush=True)
-    print(f"trained run {outcome.run_id}: test NDCG@10 {outcome.metrics['test']['NDCG@10']:.4f} "
-          f"({outcome.epochs} epochs, {outcome.seconds:.0f} s)", file=sys.stderr)
-    return outcome.run_id
+    return common.train(request, "sasrec").run_id
 
 
 def timing(inspector, max_evals: int, repeats: int = 10) -> dict:
@@ -95,8 +83,8 @@ def budget_agreement(inspector, max_evals: int, pairs: int, seed: int) -> dict:
 def grounded_texts(inspector, pairs: int, seed: int) -> dict:
     """Grounded explanations and interest summaries for random users: how many pass the validator
     (all should), and one example of each."""
-    from recstudio.explain import catalogue_of, check_text, explain_recommendation, summarise_user
-    from recstudio.runs import FULL_HISTORY
+    from recstudio.explain import catalogue_of, check_text
+    from recstudio.runs import FULL_HISTORY, explain_recommendation, summarise_user
 
     rng = np.random.default_rng(seed + 2)
     users = rng.choice(inspector.dataset.n_users, size=pairs, replace=False)
@@ -161,14 +149,12 @@ def main() -> None:
     parser.add_argument("--max-evals", type=int, default=None, help="explanation budget (default: the library's)")
     parser.add_argument("--workspace", help="reuse a workspace holding an ml-100k SASRec run (with --run)")
     parser.add_argument("--run", help="the run to reuse")
-    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--data", default=str(common.ML100K))
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: agreement,texts,diversity,planted")
     args = parser.parse_args()
 
-    import torch
-
-    from recstudio.explain import DEFAULT_MAX_EVALS, diversity_report, faithfulness_report
-    from recstudio.runs import RunInspector
+    from recstudio.explain import DEFAULT_MAX_EVALS
+    from recstudio.runs import RunInspector, diversity_report, faithfulness_report
     from recstudio.workspace import Workspace
 
     max_evals = args.max_evals or DEFAULT_MAX_EVALS
@@ -201,8 +187,7 @@ def main() -> None:
     command += f" --max-evals {args.max_evals}" if args.max_evals else ""
     command += f" --skip {args.skip}" if args.skip else ""
     print(f"command: {command}")
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"explanations on 1 thread, cuda={torch.cuda.is_available()}")
+    print(common.machine_line("explanations on 1 thread"))
     f = results["faithfulness"]
     auc = f["deletion_auc"]
     print(f"run {results['run']['id']} (sasrec, test NDCG@10 {results['run']['test_NDCG@10']:.4f})")

@@ -17,36 +17,35 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/gpu_check.py
+    import common
 
 
 def train(model: str, device: str, workspace: str, train_config: dict) -> dict:
     import torch
 
-    from recstudio.runs import TrainRequest, train_run
+    from recstudio.runs import TrainRequest
     from recstudio.training import Started
 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    request = TrainRequest(data=str(DATA / "interactions.csv"), items=str(DATA / "items.csv"), model=model,
-                           device=device, workspace=workspace, train_config=train_config)
+    interactions, items = common.dataset_files()
+    request = TrainRequest(data=interactions, items=items, model=model, device=device, workspace=workspace,
+                           train_config=train_config)
     started_at, described = time.perf_counter(), ""
-    gen = train_run(request)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            outcome = stop.value
-            break
+
+    def note_device(event) -> None:
+        nonlocal described
         if isinstance(event, Started):
             described = event.device
+
+    run = common.figures(common.train(request, on_event=note_device))
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
-    return {"model": model, "device": described or device, "epochs": outcome.epochs,
-            "s_per_epoch": outcome.seconds / max(outcome.epochs, 1), "samples_per_s": outcome.samples_per_s,
-            "peak_mib": peak, "NDCG@10": outcome.metrics.get("test", {}).get("NDCG@10"),
-            "wall_s": time.perf_counter() - started_at}
+    return {"model": model, "device": described or device, "epochs": run["epochs"],
+            "s_per_epoch": run["s_per_epoch"], "samples_per_s": run["samples_per_s"],
+            "peak_mib": peak, "NDCG@10": run["test"].get("NDCG@10"), "wall_s": time.perf_counter() - started_at}
 
 
 def main() -> int:

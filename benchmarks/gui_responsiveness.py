@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import tempfile
 import threading
@@ -33,9 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-ML100K = REPO.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/gui_responsiveness.py
+    import common
+
 TARGET_MAX_MS, TARGET_P99_MS = 50.0, 20.0
 
 
@@ -48,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="training batch size (default: the form's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--warmup", choices=("none", "app"), default="app",
-                   help="none: no background import; app: recstudio.gui.app._warm_up_in_background (torch, "
+                   help="none: no background import; app: recstudio.gui.app.warm_up_in_background (torch, "
                         "torch.optim and torch._dynamo, which the first optimiser step would otherwise import)")
     p.add_argument("--inspect", action="store_true",
                    help="train a popularity run first, then browse the inspector (a user every 0.5 s) during training")
@@ -149,15 +150,13 @@ def pump(app, seconds: float) -> None:
         time.sleep(0.002)
 
 
-def warm_up(mode: str) -> threading.Thread | None:
-    """Start the background warm-up the way the app does at launch (or the proposed variant)."""
+def warm_up(mode: str):
+    """Start the background warm-up the way the app does at launch; returns its JobRunner (None: no warm-up)."""
     from recstudio.gui import app as gui_app
 
     if mode == "none":
         return None
-    before = {t.ident for t in threading.enumerate()}
-    gui_app._warm_up_in_background()
-    return next((t for t in threading.enumerate() if t.ident not in before), None)
+    return gui_app.warm_up_in_background()
 
 
 def data_paths(args) -> tuple[str, str | None]:
@@ -167,7 +166,7 @@ def data_paths(args) -> tuple[str, str | None]:
         interactions, catalogue = sample_paths()
         return str(interactions), str(catalogue)
     if args.data == "ml-100k":
-        return str(ML100K / "interactions.csv"), str(ML100K / "items.csv")
+        return common.dataset_files()
     return args.data, args.items
 
 
@@ -184,7 +183,7 @@ def main(argv=None) -> int:
     settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
 
     from recstudio.gui.app import create_window
-    from recstudio.runs import ImportRequest, TrainRequest, import_or_reuse, train_run
+    from recstudio.runs import ImportRequest, TrainRequest, import_or_reuse
 
     t0 = time.perf_counter()
     window = create_window(workspace, settings)
@@ -197,9 +196,7 @@ def main(argv=None) -> int:
     record, _ = import_or_reuse(window.context.workspace, ImportRequest(interactions, items))
     window.context.set_dataset(record)
     if args.inspect:  # a run to inspect (this imports torch on the GUI thread, before any timing)
-        gen = train_run(TrainRequest(record.name, "pop", workspace=workspace))
-        for _ in gen:
-            pass
+        common.train(TrainRequest(dataset=record.id, model="pop", workspace=workspace))
         window.context.runs_changed.emit()
 
     ticker = Ticker(args.tick_ms)
@@ -212,7 +209,7 @@ def main(argv=None) -> int:
     warm_phase = Phase("warm-up")
     ticker.start(warm_phase)
     warmer = warm_up(args.warmup)
-    while warmer is not None and warmer.is_alive():
+    while warmer is not None and warmer.busy:
         app.processEvents()
         time.sleep(0.001)
     pump(app, 0.3)
@@ -366,7 +363,7 @@ def main(argv=None) -> int:
         stats.sort_stats("cumulative").print_stats(r"(recstudio|pyqtgraph)", 18)
         print(f"\n  GUI thread during training ({wall:.1f} s), by cumulative time:")
         print("\n".join("  " + line for line in out.getvalue().splitlines()[6:] if line.strip()))
-    print(f"\n  command: python {shlex.join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])])}")
+    print(f"\n  {common.command_line(argv or None)}")
     window.close()
     return 0
 

@@ -9,15 +9,16 @@ import multiprocessing
 import os
 import platform
 import resource
-import shlex
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/import_large.py
+    import common
 
 MB = 1e6
 GB = 1e9
@@ -80,7 +81,7 @@ def main() -> None:
         "peak_rss_over_text": round(peak_max_rss / text_size, 3),
     }
     print()
-    print(f"command: {_command()}")
+    print(common.command_line())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_total_ram() / GB:.1f} GB RAM, "
           f"python {platform.python_version()}, pandas {pd.__version__}, pyarrow {pa.__version__}, "
           f"numpy {np.__version__}")
@@ -278,10 +279,6 @@ def _joined_bytes(strings) -> bytes:
 
 def _total_ram() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _command() -> str:
-    return " ".join(["python", f"benchmarks/{Path(__file__).name}", *map(shlex.quote, sys.argv[1:])])
 
 
 if __name__ == "__main__":

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ML100K = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/knowledge.py
+    import common
 
 
 def dataset_files(name: str) -> tuple[str, str]:
     if name == "ml100k":
-        return str(ML100K / "interactions.csv"), str(ML100K / "items.csv")
+        return common.dataset_files()
     if name == "sample":
         from recstudio.data import sample_paths
 
@@ -41,8 +41,7 @@ def dataset_files(name: str) -> tuple[str, str]:
 
 def train(data: tuple[str, str], model: str, split: str, settings: dict, args, workspace: str,
           split_seed: int = 0) -> dict:
-    from recstudio.runs import TrainRequest, train_run
-    from recstudio.training import Stage, Validated
+    from recstudio.runs import TrainRequest
 
     split_options = {"cold_fraction": args.cold_fraction, "seed": split_seed} if split == "cold-items" else {}
     train_config = {"seed": args.seed}
@@ -51,19 +50,8 @@ def train(data: tuple[str, str], model: str, split: str, settings: dict, args, w
     request = TrainRequest(data=data[0], items=data[1], model=model, model_config=settings if model != "sasrec" else {},
                            train_config=train_config, split=split, split_options=split_options, device=args.device,
                            workspace=workspace)
-    gen = train_run(request)
     label = f"{Path(data[0]).parent.name}/{model}/{split}" + (f" (cold seed {split_seed})" if split_options else "")
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            outcome = stop.value
-            break
-        if isinstance(event, Validated):
-            print(f"  {label} epoch {event.epoch} ({event.elapsed:.0f} s): valid NDCG@10 "
-                  f"{event.metrics['NDCG@10']:.4f}", file=sys.stderr, flush=True)
-        elif isinstance(event, Stage) and event.fraction in (0.0, 1.0):
-            print(f"  {label}: {event.text}", file=sys.stderr, flush=True)
+    outcome = common.train(request, label)
     test, cold = outcome.metrics.get("test", {}), outcome.metrics.get("cold", {})
     warm = outcome.metrics.get("segments", {}).get("warm items", {})
     return {"model": model, "split": split, "HR@10": test.get("HR@10"), "NDCG@10": test.get("NDCG@10"),
@@ -122,8 +110,6 @@ def main() -> None:
         label, _, pairs = spec.partition(":")
         variants[label] = {**settings, **dict(p.split("=", 1) for p in pairs.split(";") if p)}
 
-    import torch
-
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workspace = args.workspace or str(Path(tmp) / "ws.sqlite")
@@ -141,9 +127,8 @@ def main() -> None:
                     print(f"  {name}/{label}/{split} done in {time.perf_counter() - started:.0f} s: {rows[-1]}",
                           file=sys.stderr, flush=True)
 
-    print("command: python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{Path(__file__).name}", *sys.argv[1:]]))
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}; sasrec-lm settings: {settings or 'defaults'}")
+    print(common.command_line())
+    print(f"{common.machine_line()}; sasrec-lm settings: {settings or 'defaults'}")
     for label, values in variants.items():
         print(f"variant lm:{label}: {values}")
     fmt = lambda v: "    -" if v is None else f"{v:.4f}"  # noqa: E731

@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -30,8 +29,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/large_data.py
+    import common
+
 MB = 1e6
 
 
@@ -56,8 +58,8 @@ def main() -> None:
 
     if not events_path.exists():
         began = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_synthetic.py"), "--events", str(args.events),
-                        "--out", str(events_path.parent)], check=True)
+        subprocess.run([sys.executable, str(Path(common.__file__).with_name("make_synthetic.py")), "--events",
+                        str(args.events), "--out", str(events_path.parent)], check=True)
         print(f"generated in {time.perf_counter() - began:.1f} s", flush=True)
     figures: dict[str, dict] = {}
     loads = [os.getloadavg()[0]]
@@ -127,7 +129,7 @@ def _train(args, events_path: Path, folder: Path) -> dict:
 
     from recstudio.data import make_split
     from recstudio.models import create_model, model_config
-    from recstudio.training import Started, Step, TrainConfig, fit
+    from recstudio.training import Started, Step, TrainConfig, drive, fit
     from recstudio.workspace import Workspace
 
     warm_up = 20
@@ -143,15 +145,15 @@ def _train(args, events_path: Path, folder: Path) -> dict:
         gen = fit(model, split, TrainConfig(batch_size=args.batch_size), device="cpu",
                   cancelled=lambda: len(steps) >= warm_up + args.steps)
         setup = time.perf_counter()
-        try:
-            while True:
-                event = next(gen)
-                if isinstance(event, Started):
-                    started, setup = event, time.perf_counter() - setup
-                elif isinstance(event, Step):
-                    steps.append(event)
-        except StopIteration:
-            pass
+
+        def note(event) -> None:
+            nonlocal started, setup
+            if isinstance(event, Started):
+                started, setup = event, time.perf_counter() - setup
+            elif isinstance(event, Step):
+                steps.append(event)
+
+        drive(gen, note)
     timed = steps[warm_up:]
     seconds_per_step = (timed[-1].elapsed - steps[warm_up - 1].elapsed) / len(timed)
     samples = len(timed) * args.batch_size
@@ -210,7 +212,7 @@ def _report(args, events_path: Path, figures: dict, loads: list[float]) -> None:
     import torch
 
     size = events_path.stat().st_size
-    print(f"\ncommand: python benchmarks/{Path(__file__).name} {' '.join(map(shlex.quote, sys.argv[1:]))}")
+    print(f"\n{common.command_line()}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
           f"pyarrow {pa.__version__}, numpy {np.__version__}, torch {torch.__version__}; "
           f"load average (1 min) while running: {min(loads):.1f}..{max(loads):.1f}")

@@ -13,43 +13,37 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/latency.py
+    import common
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="sasrec")
-    p.add_argument("--data", default=str(DATA))
+    p.add_argument("--data", default=str(common.ML100K))
     p.add_argument("--users", type=int, default=300, help="single-user requests to time")
     p.add_argument("-k", type=int, default=10)
     args = p.parse_args()
 
     import torch
 
-    from recstudio.runs import FULL_HISTORY, RunInspector, TrainRequest, recommend_all, train_run
+    from recstudio.runs import FULL_HISTORY, RunInspector, TrainRequest, recommend_all
     from recstudio.workspace import Workspace
 
+    interactions, items = common.dataset_files(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         ws_path = str(Path(tmp) / "ws.sqlite")
-        request = TrainRequest(data=str(Path(args.data) / "interactions.csv"), items=str(Path(args.data) / "items.csv"),
-                               model=args.model, workspace=ws_path, device="cpu",
+        request = TrainRequest(data=interactions, items=items, model=args.model, workspace=ws_path, device="cpu",
                                train_config={"epochs": 1})
-        gen = train_run(request)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                run_id = stop.value.run_id
-                break
+        run_id = common.train(request).run_id
         with Workspace(ws_path) as ws:
             started = time.perf_counter()
             inspector = RunInspector(ws, run_id)

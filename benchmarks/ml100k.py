@@ -9,51 +9,39 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/ml100k.py
+    import common
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="pop,itemknn,sasrec")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--data", default=str(common.ML100K))
     args = parser.parse_args()
 
-    import torch
+    from recstudio.runs import TrainRequest
 
-    from recstudio.runs import TrainRequest, train_run
-    from recstudio.training import Validated
-
+    interactions, items = common.dataset_files(args.data)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
-            request = TrainRequest(data=str(Path(args.data) / "interactions.csv"), items=str(Path(args.data) / "items.csv"),
-                                   model=model, device=args.device, workspace=str(Path(tmp) / "ws.sqlite"))
-            gen = train_run(request)
-            while True:
-                try:
-                    event = next(gen)
-                except StopIteration as stop:
-                    outcome = stop.value
-                    break
-                if isinstance(event, Validated):
-                    print(f"  {model} epoch {event.epoch}: valid NDCG@10 {event.metrics['NDCG@10']:.4f}",
-                          file=sys.stderr, flush=True)
-            test = outcome.metrics["test"]
+            request = TrainRequest(data=interactions, items=items, model=model, device=args.device,
+                                   workspace=str(Path(tmp) / "ws.sqlite"))
+            run = common.figures(common.train(request, model))
+            test = run["test"]
             rows.append({
                 "model": model, "HR@10": test["HR@10"], "NDCG@10": test["NDCG@10"], "MRR@10": test["MRR@10"],
-                "epochs": outcome.epochs, "best_epoch": outcome.best_epoch, "seconds": outcome.seconds,
-                "s_per_epoch": outcome.seconds / max(outcome.epochs, 1), "samples_per_s": outcome.samples_per_s,
+                "epochs": run["epochs"], "best_epoch": run["best_epoch"], "seconds": run["seconds"],
+                "s_per_epoch": run["s_per_epoch"], "samples_per_s": run["samples_per_s"],
             })
     print(f"command: python benchmarks/{Path(__file__).name} --models {args.models} --device {args.device}")
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}")
+    print(common.machine_line())
     print(f"{'model':<9} {'HR@10':>7} {'NDCG@10':>8} {'MRR@10':>7} {'epochs':>6} {'best':>5} {'s/epoch':>8} "
           f"{'samples/s':>10} {'total s':>8}")
     for r in rows:

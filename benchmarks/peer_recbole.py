@@ -46,9 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/peer_recbole.py
+    import common
+
+DATA = common.ML100K
 DEFAULT_VENV = Path.home() / ".cache" / "recstudio-bench" / "recbole-venv"
 RECBOLE_PACKAGES = ["torch==2.13.0", "recbole==1.2.1", "numpy<2", "pandas<3", "setuptools<81"]
 ARCH = {"hidden": 64, "layers": 2, "heads": 2, "max_len": 50}
@@ -269,7 +272,7 @@ def run_ours(dataset, split, device: str, seed: int | None = None, settings: dic
     that extra scoring takes is left out of our clock."""
     from recstudio.evaluation.evaluate import evaluate
     from recstudio.models import create_model, model_config
-    from recstudio.training import TrainConfig, Validated, fit
+    from recstudio.training import TrainConfig, Validated, drive, fit
     from recstudio.training.fit import seed_everything
 
     config = TrainConfig() if seed is None else TrainConfig(seed=seed)
@@ -282,13 +285,9 @@ def run_ours(dataset, split, device: str, seed: int | None = None, settings: dic
                         batch_size=config.eval_batch_size, device=device).metrics
 
     validations, extra = [], 0.0
-    gen = fit(model, split, config, device=device)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
+
+    def also_ranked(event) -> None:
+        nonlocal extra
         if isinstance(event, Validated):
             t = time.perf_counter()
             ranked = score(split.valid, exclude_seen=False)["NDCG@10"]
@@ -297,6 +296,8 @@ def run_ours(dataset, split, device: str, seed: int | None = None, settings: dic
             extra += time.perf_counter() - t
             print(f"  ours epoch {event.epoch}: valid NDCG@10 {ranked:.4f} on RecBole's protocol, "
                   f"{event.metrics['NDCG@10']:.4f} on ours ({event.elapsed - extra:.0f} s)", file=sys.stderr, flush=True)
+
+    result = drive(fit(model, split, config, device=device), also_ranked)
     model.eval()  # fit restored the best epoch (by our own validation)
     seen_ranked = score(split.test, exclude_seen=False)
     seen_excluded = score(split.test, exclude_seen=True)

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-ML100K = REPO.parent / "shared" / "datasets" / "ml-100k"
+try:
+    from benchmarks import common
+except ImportError:  # run as python benchmarks/whatif_latency.py
+    import common
 
 
 def main() -> int:
@@ -31,17 +32,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="whatif-"))
     workspace, run_id = args.workspace, args.run
     if workspace is None:
-        from recstudio.runs import TrainRequest, train_run
+        from recstudio.runs import TrainRequest
 
         workspace = str(tmp / "ws.sqlite")
-        gen = train_run(TrainRequest(str(ML100K / "interactions.csv"), "sasrec", items=str(ML100K / "items.csv"),
-                                     workspace=workspace, train_config={"epochs": 5}))
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                run_id = stop.value.run_id
-                break
+        interactions, items = common.dataset_files()
+        run_id = common.train(TrainRequest(interactions, "sasrec", items=items, workspace=workspace,
+                                           train_config={"epochs": 5})).run_id
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
@@ -75,7 +71,7 @@ def main() -> int:
     print(f"what-if list update (untick an event or add an item), run {run_id} ({view.inspector.run.model}), "
           f"{len(times)} changes: median {statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times))]:.1f} ms, "
           f"max {times[-1]:.1f} ms (target ≤ 200 ms)")
-    print("command: python benchmarks/whatif_latency.py" + "".join(f" {a}" for a in sys.argv[1:]))
+    print(common.command_line())
     window.close()
     return 0
 
