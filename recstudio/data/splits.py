@@ -184,6 +184,18 @@ SPLIT_OPTIONS = {"leave-one-out": (), "temporal": ("valid_quantile", "test_quant
                  "cold-items": ("cold_fraction", "seed")}
 
 
+#: Each split in the analyst's words: (name, label, what it asks), in the order the window lists them.
+SPLIT_CHOICES = (
+    ("leave-one-out", "Leave one out",
+     "Each user's last event is the test question, the one before it the validation question."),
+    ("temporal", "Temporal",
+     "A global time cut: the latest 10% of events test, the 10% before them validate."),
+    ("cold-items", "Cold items",
+     "Leave one out with a random 10% of the items held out of training: how well a model recommends "
+     "items it has never seen trained (text-aware models place them by their text); reported apart as \"cold\"."),
+)
+
+
 def split_names() -> tuple[str, ...]:
     """The splits a run can use, by the names the CLI and the window take (``--split``)."""
     return tuple(SPLITS)

@@ -126,37 +126,20 @@ def diversity_cost(
     Before-lists are the pool's first ``k`` items, so both sides rank ties the same way; NDCG@k of
     the before-lists therefore matches the evaluation's up to tie order.
     """
-    import torch
-
-    from recstudio.data.batching import pad_histories
     from recstudio.evaluation import metrics as m
-    from recstudio.evaluation.ranking import mask_items, top_k
+    from recstudio.evaluation.evaluate import scored_cases
+    from recstudio.evaluation.ranking import top_k
 
     diversity = check_diversity(diversity)
     pool = max(pool or POOL, 5 * k)
     n = len(cases)
     before = np.full((n, k), -1, dtype=np.int64)
     after = np.full((n, k), -1, dtype=np.int64)
-    indptr = cases.history_indptr
-    was_training = model.training
-    model.to(device).eval()
-    try:
-        with torch.no_grad():
-            for lo in range(0, n, batch_size):
-                hi = min(lo + batch_size, n)
-                hist = pad_histories(indptr, cases.history_items, np.arange(lo, hi), model.history_length)
-                scores = model.score(torch.as_tensor(hist, device=device)).float()
-                if exclude_seen:
-                    seen_rows = np.repeat(np.arange(hi - lo), np.diff(indptr[lo: hi + 1]))
-                    seen = cases.history_items[indptr[lo]: indptr[hi]]
-                    other = seen != cases.targets[lo:hi][seen_rows]
-                    scores = mask_items(scores, seen_rows[other], seen[other])
-                idx, values = top_k(scores, pool)
-                idx, values = idx.cpu().numpy(), values.cpu().numpy()
-                before[lo:hi] = idx[:, :k]
-                after[lo:hi] = mmr(idx, values, k, diversity, similarity)
-    finally:
-        model.train(was_training)
+    for lo, hi, scores in scored_cases(model, cases, exclude_seen=exclude_seen, batch_size=batch_size, device=device):
+        idx, values = top_k(scores, pool)
+        idx, values = idx.cpu().numpy(), values.cpu().numpy()
+        before[lo:hi] = idx[:, :k]
+        after[lo:hi] = mmr(idx, values, k, diversity, similarity)
 
     def ndcg(lists):
         hit = lists == cases.targets[:, None]

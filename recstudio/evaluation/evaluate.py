@@ -114,6 +114,27 @@ def rank_cases(
     n = len(cases)
     ranks = np.zeros(n, dtype=np.int64)
     lists = np.full((n, k), -1, dtype=np.int64)
+    for lo, hi, scores in scored_cases(model, cases, exclude_seen=exclude_seen, batch_size=batch_size,
+                                       device=device, cancelled=cancelled):
+        if torch.isnan(scores).any():
+            raise RuntimeError(f"Model {model.name or type(model).__name__!r} produced NaN scores.")
+        targets = torch.as_tensor(cases.targets[lo:hi], device=scores.device)
+        ranks[lo:hi] = target_ranks(scores, targets).cpu().numpy()
+        lists[lo:hi] = top_k(scores, k)[0].cpu().numpy()
+        if progress is not None:
+            progress(hi / n)
+    return ranks, lists
+
+
+def scored_cases(model: "Recommender", cases: EvalCases, *, exclude_seen: bool = True, batch_size: int = 512,
+                 device: str = "cpu", cancelled: Callable[[], bool] | None = None):
+    """``(lo, hi, scores [hi - lo, n_items])`` for the cases in batches, full catalogue, under no_grad;
+    with ``exclude_seen`` every item of a case's full history except its target is masked (a
+    re-purchased target stays rankable). The model is in eval mode on ``device`` meanwhile, its
+    training mode restored after; ``cancelled()`` before each batch raises :class:`EvaluationCancelled`."""
+    import torch
+
+    n = len(cases)
     indptr = cases.history_indptr
     was_training = model.training
     model.to(device).eval()
@@ -125,21 +146,14 @@ def rank_cases(
                 hi = min(lo + batch_size, n)
                 hist = pad_histories(indptr, cases.history_items, np.arange(lo, hi), model.history_length)
                 scores = model.score(torch.as_tensor(hist, device=device)).float()
-                if torch.isnan(scores).any():
-                    raise RuntimeError(f"Model {model.name or type(model).__name__!r} produced NaN scores.")
-                targets = cases.targets[lo:hi]
                 if exclude_seen:
                     seen_rows = np.repeat(np.arange(hi - lo), np.diff(indptr[lo : hi + 1]))
                     seen = cases.history_items[indptr[lo] : indptr[hi]]
-                    other = seen != targets[seen_rows]
+                    other = seen != cases.targets[lo:hi][seen_rows]
                     scores = mask_items(scores, seen_rows[other], seen[other])
-                ranks[lo:hi] = target_ranks(scores, torch.as_tensor(targets, device=scores.device)).cpu().numpy()
-                lists[lo:hi] = top_k(scores, k)[0].cpu().numpy()
-                if progress is not None:
-                    progress(hi / n)
+                yield lo, hi, scores
     finally:
         model.train(was_training)
-    return ranks, lists
 
 
 def evaluate(

@@ -68,6 +68,15 @@ def test_start_is_off_without_a_dataset(window, view):
     assert window.context.workspace.list_runs() == []
 
 
+def test_the_split_picker_offers_every_split_the_core_has(view):
+    from recstudio.data import split_names
+
+    offered = [view.split_combo.itemData(i) for i in range(view.split_combo.count())]
+    assert offered == list(split_names())  # cold-items included, in the core's order
+    cold = offered.index("cold-items")
+    assert "never seen" in view.split_combo.itemData(cold, Qt.ItemDataRole.ToolTipRole)
+
+
 def test_the_form_follows_the_model(view):
     from recstudio.models import MODEL_SPECS
 

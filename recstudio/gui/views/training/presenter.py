@@ -7,15 +7,12 @@ import math
 import os
 from typing import Any
 
+from recstudio.data.splits import SPLIT_CHOICES
+
 JOB_NAME = "Training"
 CLUSTER_JOB_NAME = "cluster job"
 LIVE = "live"  # key of the run being trained in the plots
-SPLITS = (
-    ("Leave one out", "leave-one-out",
-     "Each user's last event is the test question, the one before it the validation question."),
-    ("Temporal", "temporal",
-     "A global time cut: the latest 10% of events test, the 10% before them validate."),
-)
+SPLITS = tuple((label, name, tip) for name, label, tip in SPLIT_CHOICES)  # (label, value, tooltip) for the picker
 VALIDATION_METRICS = ("NDCG@10", "HR@10", "MRR@10")
 def planned_work(started, max_steps: int | None) -> tuple[int, int]:
     """(epochs, steps) the run will do at most, from its Started event and the step limit."""
