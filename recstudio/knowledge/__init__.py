@@ -1,15 +1,31 @@
 """Pretrained language-model knowledge about items: text templates, text encoders, an embedding cache.
 
-Importing this package loads neither torch nor transformers; they load when something is encoded.
+Importing this package loads nothing heavy (not even numpy): each name is imported from its module on
+first use, so the model registry can read ``DEFAULT_TEMPLATE`` while ``recstudio --help`` stays instant.
+torch and transformers load when something is encoded.
 """
 
-from recstudio.knowledge.cache import EmbeddingCache, default_cache_dir
-from recstudio.knowledge.encoder import DEFAULT_ENCODER_NAME, POOLINGS, TextEncoder, default_encoder_path
-from recstudio.knowledge.items import ItemTextEmbeddings, item_embeddings, iter_item_embeddings
-from recstudio.knowledge.text import DEFAULT_TEMPLATE, check_template, render_item_texts, template_fields
+from importlib import import_module
 
-__all__ = [
-    "DEFAULT_ENCODER_NAME", "DEFAULT_TEMPLATE", "POOLINGS", "EmbeddingCache", "ItemTextEmbeddings", "TextEncoder",
-    "check_template", "default_cache_dir", "default_encoder_path", "item_embeddings", "iter_item_embeddings",
-    "render_item_texts", "template_fields",
-]
+_HOMES = {
+    "EmbeddingCache": "cache", "default_cache_dir": "cache",
+    "DEFAULT_ENCODER_NAME": "encoder", "POOLINGS": "encoder", "TextEncoder": "encoder",
+    "default_encoder_path": "encoder",
+    "ItemTextEmbeddings": "items", "item_embeddings": "items", "iter_item_embeddings": "items",
+    "DEFAULT_TEMPLATE": "text", "check_template": "text", "render_item_texts": "text", "template_fields": "text",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'recstudio.knowledge' has no attribute {name!r}")
+    value = getattr(import_module(f"recstudio.knowledge.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
