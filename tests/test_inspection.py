@@ -144,3 +144,33 @@ def test_a_user_the_split_does_not_test_gets_the_full_history(tmp_path):
         assert rec.mode == FULL_HISTORY and "no held-out test event" in rec.note
         assert rec.history == ["y"] and {it["item_id"] for it in rec.items} == {"x", "z"}
         assert inspector.history("c")["part"].tolist() == ["train"]
+
+
+def test_one_call_inspects_a_user_as_the_window_shows_them(trained):
+    """inspect_user (what a click on a user runs, by workspace path and run id) gives the history, the
+    list, the held-out item and the scenario together, as the inspector's separate calls do."""
+    from dataclasses import replace
+
+    from recstudio.runs import inspect_user, open_inspector
+
+    path, run = str(trained["workspace"].path), trained["sasrec"]
+    seen = inspect_user(path, run, "7", k=10)
+    inspector = trained["inspectors"][run]
+    plain = inspector.recommend("7", k=10)
+    assert [it["item_id"] for it in seen.recommendation.items] == [it["item_id"] for it in plain.items]
+    assert seen.recommendation.held_out_rank == plain.held_out_rank
+    assert seen.held_out == inspector.held_out("7") == plain.held_out
+    assert seen.history["item_id"].tolist() == inspector.history("7")["item_id"].tolist()
+    assert list(seen.scenario.base) == plain.history and not seen.scenario.changed
+    assert open_inspector(path, run) is open_inspector(path, run)  # loaded once, asked user after user
+
+    diverse = inspect_user(path, run, "7", k=10, diversity=0.5, scenario=seen.scenario)
+    assert "Re-ranked for diversity" in diverse.recommendation.note
+    assert diverse.recommendation.held_out_rank == plain.held_out_rank  # the run's test rank, not re-ranked
+    before, after = diverse.diversity
+    assert after >= before
+
+    left_out = replace(seen.scenario, left_out=frozenset({len(seen.scenario.base) - 1}))
+    what_if = inspect_user(path, run, "7", k=10, scenario=left_out)
+    assert what_if.recommendation.mode is None  # a changed history: the run's test asked another question
+    assert what_if.recommendation.history == plain.history[:-1]

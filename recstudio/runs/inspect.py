@@ -331,6 +331,10 @@ def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *
     if scenario.changed or diversity > 0:
         rec = recommend_scenario(inspector, scenario, k, diversity=diversity)
         rec.mode = mode if not scenario.changed else None
+        if not scenario.changed:  # re-ranked, same history: where the run's test ranked the held-out item
+            base = base if base is not None else inspector.recommend(user_id, k=k, exclude_seen=exclude_seen,
+                                                                      mode=mode)
+            rec.held_out_rank = base.held_out_rank
     else:
         rec = base if base is not None else inspector.recommend(user_id, k=k, exclude_seen=exclude_seen, mode=mode)
     measured = None

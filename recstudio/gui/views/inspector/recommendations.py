@@ -55,6 +55,7 @@ class RecommendationsPanel(QGroupBox):
         self.diversity_slider = QSlider(Qt.Orientation.Horizontal)
         self.diversity_slider.setObjectName("diversitySlider")
         self.diversity_slider.setRange(0, DIVERSITY_STEPS)
+        self.diversity_slider.setMinimumWidth(60)  # a narrow pane squeezed it to a dot
         self.diversity_slider.setMaximumWidth(110)
         self.diversity_slider.setToolTip("Re-rank for variety (maximal marginal relevance over categories, or the "
                                          "model's item vectors): 0 = the model's order, 1 = variety only.")
