@@ -131,6 +131,28 @@ def test_permutation_estimate_is_reproducible_and_leaves_numpy_alone():
     assert a.to_shap().values.shape == (18,)
 
 
+def test_a_cancelled_explanation_stops_between_batches_and_an_uncancelled_one_is_unchanged():
+    """The window cancels an explanation the analyst moved away from: it stops at its next batch of
+    coalitions instead of running to the end; asking and answering "no" changes nothing."""
+    from recstudio.explain import AttributionCancelled
+
+    model = create_model("sasrec", 30, model_config("sasrec", {"hidden": 16, "max_len": 20}))
+    history = list(range(1, 19))
+    asked = []
+
+    def cancel_after_two():
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(AttributionCancelled):
+        attribute(model, history, item=0, max_evals=1000, seed=7, cancelled=cancel_after_two)
+    assert len(asked) == 3  # stopped at the third batch, not after every coalition was scored
+    plain = attribute(model, history, item=0, max_evals=200, seed=7)
+    never = attribute(model, history, item=0, max_evals=200, seed=7, cancelled=lambda: False)
+    np.testing.assert_array_equal(plain.values, never.values)
+    assert never.evaluations == plain.evaluations
+
+
 def _planted_log(rng, n_users=100, length=10, n_items=40, rules=5):
     """Users browse random "noise" items; whenever rule item A_r appears, B_r follows it."""
     sequences = []

@@ -8,11 +8,13 @@ Importing this package is light; torch, shap and transformers load inside the fu
 from recstudio.explain.attribution import (
     ABSENT,
     DEFAULT_MAX_EVALS,
+    AttributionCancelled,
     EXACT_UP_TO,
     Attribution,
     CoalitionScorer,
     attribute,
     attribution_budget,
+    warm_up_shap,
 )
 from recstudio.explain.faithfulness import (
     Faithfulness,
@@ -43,10 +45,10 @@ from recstudio.explain.text import (
 from recstudio.explain.whatif import Scenario, explanation_html, write_html
 
 __all__ = [
-    "ABSENT", "Attribution", "Catalogue", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "Explained",
+    "ABSENT", "Attribution", "AttributionCancelled", "Catalogue", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "Explained",
     "ExplanationText", "Facts", "Faithfulness", "FaithfulnessReport", "GROUNDED", "LANGUAGE_MODEL", "LanguageModel",
     "Scenario", "attribute", "attribution_budget", "catalogue_of", "check_text", "clean_title", "deletion_auc",
     "deletion_scores", "explain_text", "explanation_html", "faithfulness", "grounded_text", "interest_summary",
     "language_model", "last_position_attention", "recommendation_facts", "similarity_for", "summary_facts",
-    "write", "write_html",
+    "warm_up_shap", "write", "write_html",
 ]

@@ -27,6 +27,7 @@ EXACT_UP_TO = 10
 DEFAULT_MAX_EVALS = 1000
 #: Rows scored per ``score_items`` call, before the catalogue size shrinks it (bounds memory).
 MAX_ROWS_PER_CALL = 2048
+CANCELLABLE_ROWS_PER_CALL = 128
 ABSENT = -1  # marks a removed event inside a coalition row
 
 
@@ -114,6 +115,10 @@ class Attribution:
                                 data=np.asarray(self.item_ids, dtype=object), feature_names=list(self.titles))
 
 
+class AttributionCancelled(Exception):
+    """The caller's ``cancelled()`` turned true while coalitions were being scored (a stale request)."""
+
+
 class CoalitionScorer:
     """The model as a function of coalitions: rows of item indices with ``ABSENT`` for removed events.
 
@@ -128,8 +133,9 @@ class CoalitionScorer:
     10 positions per coalition instead of 50.
     """
 
-    def __init__(self, model, item: int, *, threads: int | None = 1):
+    def __init__(self, model, item: int, *, threads: int | None = 1, cancelled=None):
         self.model = model
+        self.cancelled = cancelled  # asked before each batch of rows: a stale explanation stops early
         self.item = int(item)
         self.history_length = max(1, int(model.history_length))
         self.rows_scored = 0
@@ -137,6 +143,8 @@ class CoalitionScorer:
         n_items = max(1, int(getattr(model, "n_items", 1)))
         # score_items may score the whole catalogue first: keep rows x items near 32M floats
         self.rows_per_call = int(max(16, min(MAX_ROWS_PER_CALL, (1 << 25) // n_items)))
+        if cancelled is not None:  # smaller calls, so that a cancel is heard within a few milliseconds
+            self.rows_per_call = min(self.rows_per_call, CANCELLABLE_ROWS_PER_CALL)
 
     def padded(self, rows: np.ndarray) -> np.ndarray:
         """[m, width] model input (item + 1, 0 = pad) for coalition rows [m, n]."""
@@ -159,6 +167,8 @@ class CoalitionScorer:
         try:
             with torch.no_grad():
                 for lo in range(0, len(rows), self.rows_per_call):
+                    if self.cancelled is not None and self.cancelled():
+                        raise AttributionCancelled("The explanation was no longer wanted.")
                     chunk = rows[lo: lo + self.rows_per_call]
                     histories = torch.from_numpy(self.padded(chunk))
                     items = torch.full((len(chunk), 1), self.item, dtype=torch.long)
@@ -182,6 +192,7 @@ def attribute(
     timestamps: Sequence[str | None] | None = None,
     user: str | None = None,
     threads: int | None = 1,
+    cancelled=None,
 ) -> Attribution:
     """Shapley values of the events of ``history`` (item indices, oldest first) for ``model``'s
     score of item index ``item``.
@@ -194,7 +205,8 @@ def attribute(
     - ``item_ids`` / ``titles`` name all catalogue items by index (default: the index as text);
       ``timestamps`` gives one ISO-8601 string (or None) per event of ``history``.
     The model is put in eval mode and scored on CPU tensors under ``torch.no_grad``, on ``threads``
-    intra-op threads (see :class:`CoalitionScorer`).
+    intra-op threads (see :class:`CoalitionScorer`). ``cancelled()``, when given, is asked between batches
+    of coalitions and raises :class:`AttributionCancelled` once true.
     """
     started = time.perf_counter()
     history = np.asarray(history, dtype=np.int64).ravel()
@@ -208,7 +220,7 @@ def attribute(
     older = max(0, len(history) - width)
     players = history[older:]
     n = len(players)
-    scorer = CoalitionScorer(model, int(item), threads=threads)
+    scorer = CoalitionScorer(model, int(item), threads=threads, cancelled=cancelled)
     full_and_empty = scorer(np.stack([players, np.full(n, ABSENT, np.int64)]))
     score, base = float(full_and_empty[0]), float(full_and_empty[1])
 
@@ -258,6 +270,17 @@ def _shapley(scorer: CoalitionScorer, players: np.ndarray, *, max_evals: int, ex
     if not np.all(np.isfinite(values)):
         raise RuntimeError("The model gave non-finite scores while being explained.")
     return values, method
+
+
+def warm_up_shap() -> None:
+    """Compile shap's numba kernels once, on a toy scorer, both ways (exact and permutation): the first
+    real explanation of a process otherwise spends 3-4 s in numba, holding the GIL in long stretches,
+    so a window's other background work (the next list) waits behind it."""
+    def toy(rows: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(rows) != ABSENT).sum(1).astype(np.float64)
+
+    for n in (2, EXACT_UP_TO + 2):
+        _shapley(toy, np.arange(n, dtype=np.int64), max_evals=2 * n + 1, exact_up_to=EXACT_UP_TO, seed=0)
 
 
 class _RemovalMasker:

@@ -87,6 +87,11 @@ def warm_up() -> None:
     # holds the import lock and the GIL in long stretches and stalls the window for up to a
     # second; imported here, while the analyst is still on the start page, it costs nothing.
     import torch._dynamo  # noqa: F401
+    # The inspector's first explanation imports shap (~2 s) and compiles its numba kernels (~3 s):
+    # in its worker, beside the list's own job, that held the next list back by up to half a second.
+    from recstudio.explain import warm_up_shap
+
+    warm_up_shap()
 
     from recstudio.devices import available_devices
 

@@ -147,28 +147,31 @@ def diversity_report(workspace, run_id, diversity: float, *, k: int = 10, device
 
 # what-if -------------------------------------------------------------------------------------
 def explain_scenario(inspector, scenario: Scenario, item_id: str, *, max_evals: int = DEFAULT_MAX_EVALS,
-                     seed: int = 0, language_model=None) -> Explained:
-    """Shapley values of the scenario's events for ``item_id``'s score, and the grounded text."""
+                     seed: int = 0, language_model=None, cancelled=None) -> Explained:
+    """Shapley values of the scenario's events for ``item_id``'s score, and the grounded text
+    (``cancelled``: see :func:`recstudio.explain.attribute`)."""
     dataset = inspector.dataset
     history = item_indices(dataset, scenario.history())
     attribution = attribute(inspector.model, history, dataset.item_index(item_id), max_evals=max_evals, seed=seed,
                             item_ids=inspector.item_ids, titles=inspector.titles,
-                            timestamps=scenario.history_times(), user=scenario.user)
+                            timestamps=scenario.history_times(), user=scenario.user, cancelled=cancelled)
     return Explained(attribution, explain_text(attribution, catalogue_of(dataset), language_model))
 
 
 def explain_scenario_job(workspace_path, run_id: int, scenario: Scenario, item_id: str,
-                         language_model_path: str | None = None, *, max_evals: int = DEFAULT_MAX_EVALS) -> Explained:
+                         language_model_path: str | None = None, *, max_evals: int = DEFAULT_MAX_EVALS,
+                         cancelled=None) -> Explained:
     """:func:`explain_scenario` for the window's worker, by workspace path and run id (the loaded
     inspector is reused, see :func:`open_inspector`); the optional local language model (a path or hub
-    id already on disk) is loaded there, once per path."""
+    id already on disk) is loaded there, once per path. A ``cancelled()`` that turns true (the analyst
+    moved on) stops the attribution with :class:`recstudio.explain.AttributionCancelled`."""
     lm = None
     if language_model_path:
         from recstudio.explain import language_model
 
         lm = language_model(language_model_path)
     return explain_scenario(open_inspector(workspace_path, run_id), scenario, item_id, max_evals=max_evals,
-                            language_model=lm)
+                            language_model=lm, cancelled=cancelled)
 
 
 def query_job(workspace_path: str, run_id: int, text: str, k: int = 10):

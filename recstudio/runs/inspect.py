@@ -51,6 +51,7 @@ class RunInspector:
     def __init__(self, workspace, run_id, dataset=None):
         """``dataset``: the run's dataset when the caller already holds it (else it is loaded)."""
         self.run, self.model, meta = load_run_model(workspace, run_id, device="cpu")
+        self.checkpoint = workspace.artefacts(self.run.id).get("checkpoint")  # the folder the model came from
         self.dataset = dataset if dataset is not None else workspace.load_dataset(self.run.dataset_id)
         if self.dataset.n_items != self.model.n_items:
             raise RecStudioError(
@@ -356,23 +357,35 @@ _OPEN_LOCK = threading.Lock()
 KEEP_OPEN = 2  # inspectors kept loaded (the run on screen and the one before it)
 
 
+def _checkpoint_stamp(checkpoint) -> tuple | None:
+    """What tells a loaded checkpoint from a rewritten one (its folder's and weights' mtimes), None if gone."""
+    try:
+        folder = Path(checkpoint)
+        return (str(folder), folder.stat().st_mtime_ns,
+                max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0) if folder.is_dir() else 0)
+    except (OSError, TypeError):
+        return None
+
+
 def open_inspector(workspace_path: str | Path | None, run_id: int) -> RunInspector:
     """The :class:`RunInspector` of a stored run, loaded once and kept while its checkpoint is unchanged:
-    a worker thread asks by workspace path and run id, user after user, and gets the loaded one."""
-    from recstudio.workspace import Workspace
+    a worker thread asks by workspace path and run id, user after user, and gets the loaded one.
 
-    with Workspace(workspace_path) as workspace:
-        run = workspace.run(run_id)
-        checkpoint = workspace.artefacts(run.id).get("checkpoint")
-        stamp = (str(checkpoint), Path(checkpoint).stat().st_mtime_ns if checkpoint and Path(checkpoint).exists()
-                 else None, run.dataset_id)
-        key = (str(workspace.path), int(run.id))
+    A hit costs a few ``stat`` calls, not a workspace connection: opening one also tidies the workspace
+    (a write), and two workers doing that at once would wait on each other's lock."""
+    from recstudio.workspace import Workspace, default_workspace_path
+
+    key = (str(default_workspace_path(workspace_path)), int(run_id))
+    with _OPEN_LOCK:
+        found = _OPEN.get(key)
+    if found is not None and found[0] is not None and _checkpoint_stamp(found[1].checkpoint) == found[0]:
         with _OPEN_LOCK:
-            found = _OPEN.get(key)
-            if found is not None and found[0] == stamp:
+            if key in _OPEN:
                 _OPEN[key] = _OPEN.pop(key)  # most recently used last
-                return found[1]
-        inspector = RunInspector(workspace, run.id)
+        return found[1]
+    with Workspace(workspace_path) as workspace:
+        inspector = RunInspector(workspace, run_id)
+    stamp = _checkpoint_stamp(inspector.checkpoint)
     with _OPEN_LOCK:
         _OPEN.pop(key, None)
         _OPEN[key] = (stamp, inspector)

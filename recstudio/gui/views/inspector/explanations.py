@@ -43,7 +43,7 @@ class Explainer(QObject):
         """Explain ``item_id`` for ``scenario`` in the background; a request still running is dropped."""
         self.panel.show_busy(title)
         self.runner.start(EXPLAIN_JOB, presenter.explain_job, workspace_path, run_id, scenario, str(item_id),
-                          self.panel.language_model_path(), cancellable=False, replace=True)
+                          self.panel.language_model_path(), replace=True)  # a replaced one stops early
 
     def discard(self) -> None:
         """The list changed: an explanation still being worked out is for a list no longer shown."""
@@ -61,6 +61,8 @@ class Explainer(QObject):
             self.panel.clear(message)
 
     def _ready(self, _name: str, shown) -> None:
+        if shown is None:  # cancelled before it was done: a newer request is on its way
+            return
         self.shown = shown
         self.panel.show_explained(shown.explained)
         self.explained.emit()

@@ -104,12 +104,17 @@ class ExplanationOf:
 
 
 def explain_job(workspace_path: str, run_id: int, scenario, item_id: str,
-                language_model_path: str | None = None) -> ExplanationOf:
-    """Why ``item_id`` is in the scenario's list (:func:`recstudio.runs.explain_scenario_job`)."""
+                language_model_path: str | None = None, cancelled=None) -> ExplanationOf | None:
+    """Why ``item_id`` is in the scenario's list (:func:`recstudio.runs.explain_scenario_job`); None
+    when a newer request cancelled it before it was done."""
+    from recstudio.explain import AttributionCancelled
     from recstudio.runs import explain_scenario_job
 
-    explained = explain_scenario_job(workspace_path, run_id, scenario, item_id, language_model_path,
-                                     max_evals=EXPLAIN_MAX_EVALS)
+    try:
+        explained = explain_scenario_job(workspace_path, run_id, scenario, item_id, language_model_path,
+                                         max_evals=EXPLAIN_MAX_EVALS, cancelled=cancelled)
+    except AttributionCancelled:
+        return None
     return ExplanationOf(scenario, str(item_id), explained)
 
 
