@@ -12,6 +12,18 @@ fi
   echo "build.sh: RecStudio is not installed in $PYTHON; run: $PYTHON -m pip install -e ." >&2; exit 1; }
 echo "+ installing PyInstaller into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check "pyinstaller>=6.10,<7"
+if [ "$(uname -s)" = Linux ]; then
+  # PyInstaller bundles the X libraries Qt's xcb plugin links from this machine; one missing here is
+  # missing from the app too, and its users would have to install it themselves
+  "$PYTHON" - <<'PY'
+from recstudio.gui.platform_check import PlatformProblem, missing_libraries, xcb_plugin
+plugin = xcb_plugin()
+missing = missing_libraries([plugin]) if plugin else []
+if missing:
+    print("build.sh: warning: not bundled, as this machine lacks them:",
+          PlatformProblem("xcb", "libraries", tuple(missing)).message())
+PY
+fi
 start=$(date +%s)
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level "${PYINSTALLER_LOG_LEVEL:-WARN}" \
   --distpath dist --workpath build/pyinstaller packaging/recstudio.spec

@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", help="workspace SQLite file")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
+    from recstudio.gui.platform_check import exit_if_window_cannot_open
+
+    refused = exit_if_window_cannot_open()  # before Qt's GUI libraries load: Qt's own "no" is an abort
+    if refused is not None:
+        return refused
+
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -23,9 +23,14 @@ class SelfTestFailed(Exception):
 
 def main() -> int:
     started = time.perf_counter()
+    from recstudio.gui.platform_check import platform_problem
+
+    chosen = os.environ.get("QT_QPA_PLATFORM")
+    desktop = "" if chosen else platform_problem()  # what `recstudio gui` would meet ("": not asked)
     if not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display needed, none used
     try:
+        _check_platforms(desktop)
         with tempfile.TemporaryDirectory(prefix="recstudio-self-test-") as folder:
             _run(Path(folder), started)
     except Exception as exc:  # every failure becomes one line and a non-zero exit
@@ -34,6 +39,24 @@ def main() -> int:
         return 1
     print(f"recstudio self-test: OK ({time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def _check_platforms(desktop) -> None:
+    """The platform the self-test draws on must load; the desktop one must too where a display exists
+    (missing system libraries fail the test; having no display at all is only said)."""
+    from recstudio.gui.platform_check import platform_problem
+
+    here = platform_problem()
+    if here is not None:
+        raise SelfTestFailed(here.message())
+    if desktop is None:
+        _say("the window can open on this display")
+    elif desktop == "":
+        return
+    elif desktop.reason in ("libraries", "no-plugin"):
+        raise SelfTestFailed(desktop.message())
+    else:
+        _say(f"no display here, so the window is tested offscreen ({desktop.reason})")
 
 
 def _say(text: str) -> None:
