@@ -13,6 +13,7 @@ from recstudio.errors import RecStudioError
 from recstudio.gui.jobs import JobRunner
 
 RECENT_LIMIT = 8
+TRAINING_PRIORITY = "training/priority"  # QSettings key: "smooth" (below the window) or "full"
 
 
 class AppContext(QObject):
@@ -27,6 +28,7 @@ class AppContext(QObject):
     run_selected = Signal(int)  # open this run in the inspector
     navigate = Signal(str)  # ask the window to show a page by name
     resume_requested = Signal(int)  # continue this stopped run (the training page starts it)
+    preferences_changed = Signal()
 
     def __init__(self, workspace_path: str | Path | None = None, settings: QSettings | None = None,
                  parent: QObject | None = None):
@@ -72,6 +74,18 @@ class AppContext(QObject):
 
     def set_last_folder(self, path: str, key: str = "open") -> None:
         self.settings.setValue(f"last_folder/{key}", str(Path(path).parent if Path(path).is_file() else path))
+
+    # preferences ----------------------------------------------------------------------------
+    @property
+    def train_at_full_speed(self) -> bool:
+        """Training jobs run at the window's priority (True) or below it, keeping the window smooth
+        while they use every core (False, the default)."""
+        return str(self.settings.value(TRAINING_PRIORITY, "smooth")) == "full"
+
+    def set_train_at_full_speed(self, full: bool) -> None:
+        if full != self.train_at_full_speed:
+            self.settings.setValue(TRAINING_PRIORITY, "full" if full else "smooth")
+            self.preferences_changed.emit()
 
     def close(self) -> None:
         self.workspace.close()

@@ -153,11 +153,12 @@ class JobRunner(QObject):
         return (self._job is not None) + len(self._retired)
 
     def start(self, name: str, job: Callable[..., Generator], *args: Any, cancellable: bool = True,
-              replace: bool = False) -> bool:
+              replace: bool = False, lower_priority: bool = True) -> bool:
         """Start ``job(*args, cancelled=token)`` (or ``job(*args)`` when not cancellable).
 
         While a job runs this returns False, or with ``replace`` cancels and disconnects that job and
-        starts this one (the latest request wins)."""
+        starts this one (the latest request wins). ``lower_priority``: the job runs below the GUI
+        thread (:data:`JOB_NICE`), so the window stays smooth when the job uses every core."""
         replacing = self._job is not None
         if replacing:
             if not replace:
@@ -165,7 +166,7 @@ class JobRunner(QObject):
             self._retire()
         token = CancelToken()
         kwargs = {"cancelled": token} if cancellable else {}
-        worker = create_worker(_guarded, job, args, kwargs, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(_guarded, job, args, kwargs, lower_priority, _start_thread=False, _ignore_errors=True)
         record = _Job(name, token, worker)
         worker.started.connect(lambda: self._relay(record, self.started, name))
         worker.yielded.connect(lambda batch: self._relay(record, self.progress, batch))
@@ -274,12 +275,53 @@ def lower_thread_priority(increment: int = JOB_NICE) -> bool:
         return False
 
 
-def _guarded(job: Callable[..., Any], args: tuple, kwargs: dict) -> Generator:
-    lower_thread_priority()
+def _guarded(job: Callable[..., Any], args: tuple, kwargs: dict, lower_priority: bool = True) -> Generator:
     try:
-        outcome = job(*args, **kwargs)
-        if inspect.isgenerator(outcome):  # a plain function is a job with no progress
-            outcome = yield from outcome
-        return outcome
+        if lower_priority:
+            return (yield from _at_lower_priority(job, args, kwargs))
+        return (yield from _run(job, args, kwargs))
     except Exception as exc:
         raise JobError(exc) from exc
+
+
+def _run(job: Callable[..., Any], args: tuple, kwargs: dict) -> Generator:
+    outcome = job(*args, **kwargs)
+    if inspect.isgenerator(outcome):  # a plain function is a job with no progress
+        outcome = yield from outcome
+    return outcome
+
+
+_DONE = object()
+
+
+def _at_lower_priority(job: Callable[..., Any], args: tuple, kwargs: dict) -> Generator:
+    """Run the job in a thread of its own at lower priority and relay what it yields. Not in the pool's
+    thread itself: a thread's priority can be lowered but (without privilege) never raised again, and
+    pool threads are reused, so a later job asked to run at full speed would inherit it (as would the
+    OpenMP threads torch starts from that thread)."""
+    relay: queue.SimpleQueue = queue.SimpleQueue()
+    outcome: dict[str, Any] = {}
+
+    def target():
+        lower_thread_priority()
+        try:
+            gen = _run(job, args, kwargs)
+            while True:
+                try:
+                    relay.put(next(gen))
+                except StopIteration as stop:
+                    outcome["value"] = stop.value
+                    break
+        except BaseException as exc:  # re-raised in the pool's thread below
+            outcome["error"] = exc
+        finally:
+            relay.put(_DONE)
+
+    thread = threading.Thread(target=target, name=f"recstudio-job-{getattr(job, '__name__', 'job')}", daemon=True)
+    thread.start()
+    while (item := relay.get()) is not _DONE:
+        yield item
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

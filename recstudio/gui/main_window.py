@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         start.open_sample_requested.connect(self.open_sample)
         start.browse_requested.connect(self.browse_for_file)
         context.navigate.connect(self.show_page)
+        self.pages["train"].preferences_requested.connect(self.show_preferences)
         context.run_selected.connect(lambda _run: self.show_page("inspect"))
         context.runner.started.connect(self._job_started)
         context.runner.progress.connect(self._job_progress)
@@ -141,6 +142,11 @@ class MainWindow(QMainWindow):
         file_menu.addActions([open_action, sample_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        preferences = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
+        preferences.triggered.connect(self.show_preferences)
+        edit_menu.addAction(preferences)
         view_menu = self.menuBar().addMenu("&View")
         for n, (key, label) in enumerate(PAGES, 1):
             action = QAction(label, self, shortcut=QKeySequence(f"Ctrl+{n}"))
@@ -150,6 +156,13 @@ class MainWindow(QMainWindow):
         about = QAction("&About RecStudio", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def show_preferences(self):
+        from recstudio.gui.views.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self.context, self)
+        dialog.open()
+        return dialog
 
     def show_about(self) -> QMessageBox:
         from recstudio.data import sample_paths

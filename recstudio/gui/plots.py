@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from recstudio.gui.curve_data import (  # noqa: F401 (re-exported: the views and tests import them from here)
     CurveArrays, GrowableColumns, curve_arrays, debiased_ema, format_duration, nice_ceiling,
@@ -160,7 +160,7 @@ class LiveCurves(QWidget):
         # run. Panning or zooming by hand stops the following; the "A" button resumes it.
         self._follow = True
         self._fitted = False
-        self._x_hint: float | None = None
+        self._x_limit: float | None = None
         self.plot.disableAutoRange()
         self.plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
         self.plot.autoBtn.clicked.connect(self.follow_data)
@@ -191,6 +191,16 @@ class LiveCurves(QWidget):
         bar.addSpacing(16)
         bar.addWidget(QLabel("X axis"))
         bar.addWidget(self.x_axis_combo)
+        self.whole_run_button = QToolButton()
+        self.whole_run_button.setObjectName("wholeRun")
+        self.whole_run_button.setText("Whole run")
+        self.whole_run_button.setCheckable(True)
+        self.whole_run_button.setEnabled(False)
+        self.whole_run_button.setToolTip("Show the step axis up to the run's planned maximum (max epochs × steps "
+                                         "per epoch, or the step limit); early stopping usually ends it sooner.")
+        self.whole_run_button.toggled.connect(self.show_whole_run)
+        bar.addSpacing(16)
+        bar.addWidget(self.whole_run_button)
         bar.addStretch(1)
         self.controls.setVisible(controls)
 
@@ -233,10 +243,22 @@ class LiveCurves(QWidget):
         """Whether the view keeps every point in sight (False after the analyst pans or zooms)."""
         return self._follow
 
-    def set_x_hint(self, x_max: float | None) -> None:
-        """Where the x axis will end if nothing goes beyond it (a live run's planned steps), so the
-        axis is laid out once instead of growing with every update."""
-        self._x_hint = float(x_max) if x_max else None
+    def set_x_limit(self, x_max: float | None) -> None:
+        """The planned last step of a live run: what the "Whole run" view shows. The axis itself follows
+        the data (with headroom), since early stopping usually ends a run long before its maximum."""
+        self._x_limit = float(x_max) if x_max else None
+        self.whole_run_button.setEnabled(self._x_limit is not None)
+        if self._x_limit is None:
+            self.whole_run_button.setChecked(False)
+        self._fit_view(force=True)
+
+    def show_whole_run(self, whole: bool) -> None:
+        """Show the step axis up to the planned maximum (True) or just past the data (False)."""
+        if self.whole_run_button.isChecked() != whole:
+            self.whole_run_button.setChecked(whole)  # comes back here through toggled
+            return
+        self._follow = True
+        self.plot.disableAutoRange()
         self._fit_view(force=True)
 
     def follow_data(self) -> None:
@@ -276,12 +298,12 @@ class LiveCurves(QWidget):
         (vx0, vx1), (vy0, vy1) = self.plot.getViewBox().viewRange()
         force = force or not self._fitted  # the first points replace pyqtgraph's default 0–1 view
         self._fitted = True
-        hint = self._x_hint if self._x_axis == X_STEP else None
+        whole = self._x_limit if (self._x_axis == X_STEP and self.whole_run_button.isChecked()) else None
         lo = min(x0, 0.0)
         if not force and vx0 <= lo and x1 <= vx1 and vy0 <= y0 and y1 <= vy1:
             return
-        if hint and x1 <= hint:
-            hi = hint
+        if whole and x1 <= whole:
+            hi = whole
         elif grow:
             hi = nice_ceiling(max(x1, lo + 1.0) * 1.25)
         else:
@@ -319,7 +341,7 @@ class LiveCurves(QWidget):
     def clear(self) -> None:
         for key in list(self._runs):
             self.remove_run(key)
-        self._x_hint = None
+        self.set_x_limit(None)
 
     def append(self, key: Any, steps, wall_times, losses) -> None:
         """Add points to a run and redraw it (one ``setData`` per curve per call)."""

@@ -14,6 +14,7 @@ class Started:
     epochs: int
     steps_per_epoch: int
     train_sequences: int
+    threads: int = 0  # CPU threads torch computes with (intra-op), 0: not reported
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,8 @@ def fit(
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    yield Started(model.name, _describe(dev), n_params, config.epochs, steps_per_epoch, len(windows))
+    yield Started(model.name, _describe(dev), n_params, config.epochs, steps_per_epoch, len(windows),
+                  torch.get_num_threads())
 
     best_score, best_epoch, best_state, best_metrics = -math.inf, 0, None, {}
     seconds_to_best, checkpoint = 0.0, None

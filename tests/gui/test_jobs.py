@@ -165,6 +165,24 @@ def test_jobs_run_below_the_gui_thread_so_training_cannot_starve_the_window(qtbo
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the window's thread is untouched
 
 
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_a_full_speed_job_after_lowered_ones_runs_at_the_windows_priority(qtbot, runner):
+    # pool threads are reused and a lowered priority cannot be raised again without privilege, so a job
+    # asked to run at full speed must not land on a thread an earlier job lowered
+    import os
+    import threading
+
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    results = []
+    runner.result.connect(lambda name, value: results.append(value))
+    for lower in (True, True, False):
+        with qtbot.waitSignal(runner.finished, timeout=10000):
+            runner.start("Priorities", _priorities, lower_priority=lower)
+    (lowered, _), _, (full, full_child) = results
+    assert lowered > gui
+    assert full == gui and full_child == gui
+
+
 def slow_value(value, seconds, cancelled):
     """A job that ignores cancellation for a while (as an explanation does), then returns ``value``."""
     deadline = time.monotonic() + seconds

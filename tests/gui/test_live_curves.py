@@ -16,17 +16,34 @@ def test_the_view_follows_a_falling_loss_in_few_steps(qtbot):
     curves = LiveCurves()
     qtbot.addWidget(curves)
     curves.add_run("live", "Current run")
-    curves.set_x_hint(1000)  # planned steps
+    curves.set_x_limit(100_000)  # planned steps: early stopping will end the run long before
     ranges = set()
     steps = np.arange(1, 1001)
     losses = 8.0 * np.exp(-steps / 200) + 5.0 + 0.05 * np.sin(steps)
     for start in range(0, 1000, 10):  # 100 updates of 10 steps, as the worker delivers them
         curves.append("live", steps[start:start + 10], steps[start:start + 10] * 0.1, losses[start:start + 10])
         assert _contains(curves, steps[:start + 10], losses[:start + 10])
+        (x0, x1), _ = curves.plot.getViewBox().viewRange()
+        assert x1 <= 2.5 * (start + 10) + 10  # the axis follows the data, not the planned maximum
         ranges.add(tuple(map(tuple, curves.plot.getViewBox().viewRange())))
-    # the step axis is the planned length from the start, and the loss range moved only a few times
-    assert curves.plot.getViewBox().viewRange()[0][1] >= 1000
-    assert len(ranges) <= 12
+    # with headroom, so the axes changed a few times rather than on every update
+    assert len(ranges) <= 15
+
+
+def test_whole_run_shows_the_planned_maximum_one_click_away(qtbot):
+    curves = LiveCurves()
+    qtbot.addWidget(curves)
+    curves.add_run("live", "Current run")
+    assert not curves.whole_run_button.isEnabled()  # no planned length known yet
+    curves.set_x_limit(5_800)
+    curves.append("live", np.arange(1, 201), np.arange(1, 201) * 0.1, np.linspace(8, 6, 200))
+    assert curves.plot.getViewBox().viewRange()[0][1] < 1_000
+    curves.whole_run_button.click()
+    assert curves.plot.getViewBox().viewRange()[0][1] >= 5_800
+    curves.append("live", np.arange(201, 301), np.arange(201, 301) * 0.1, np.linspace(6, 5.9, 100))
+    assert curves.plot.getViewBox().viewRange()[0][1] >= 5_800  # stays on the whole run while points arrive
+    curves.whole_run_button.click()
+    assert curves.plot.getViewBox().viewRange()[0][1] < 1_000
 
 
 def test_panning_stops_following_and_the_auto_button_resumes(qtbot):
@@ -48,11 +65,12 @@ def test_switching_to_wall_time_refits(qtbot):
     curves = LiveCurves()
     qtbot.addWidget(curves)
     curves.add_run("live", "Current run")
-    curves.set_x_hint(10_000)
+    curves.set_x_limit(10_000)
+    curves.whole_run_button.setChecked(True)
     curves.append("live", [1, 2, 3], [10.0, 20.0, 30.0], [3.0, 2.5, 2.0])
     curves.set_x_axis("wall")
     (x0, x1), _ = curves.plot.getViewBox().viewRange()
-    assert x0 <= 10 and 30 <= x1 < 10_000  # the step hint does not apply to seconds
+    assert x0 <= 10 and 30 <= x1 < 10_000  # the planned steps do not apply to seconds
 
 
 def test_the_first_points_set_the_whole_view(qtbot):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QSpinBox
 
@@ -108,6 +109,8 @@ def test_a_short_run_draws_its_curves_and_reaches_the_runs_table(window, view, d
     raw, smooth = view.loss_curves.curve_items(LIVE)
     validation_items = view.validation_plot.items(LIVE)
 
+    estimates = []
+    view.progress_bar.valueChanged.connect(lambda _v: estimates.append(view.eta_label.text()))
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     assert view.is_training
     assert not view.start_button.isEnabled() and view.stop_button.isEnabled()
@@ -124,9 +127,14 @@ def test_a_short_run_draws_its_curves_and_reaches_the_runs_table(window, view, d
     assert shown_x is not None and len(shown_x) > 0
     assert view.validation_table.rowCount() == 1
     assert view.validation_table.item(0, 0).text().startswith("1")
-    assert "step 20 / 20" in view.progress_bar.format()
+    assert "step 20" in view.progress_bar.format()
+    # the time left says what it means: this epoch, and the planned maximum only as "at most"
+    assert any(t.startswith("Epoch 1 ends in") and "at most" in t for t in estimates), estimates
     log = view.log.toPlainText()
     assert "Training sasrec on cpu" in log and "validation: NDCG@10" in log and "Test (held-out" in log
+    threads = torch.get_num_threads()
+    assert f"Computing with {threads} CPU thread" in log and "lower priority than the window" in log
+    assert view.priority_label.text().startswith(f"{threads} CPU thread")
     assert view.start_button.isEnabled() and not view.stop_button.isEnabled()
 
     run = window.context.workspace.list_runs()[-1]
@@ -139,6 +147,20 @@ def test_a_short_run_draws_its_curves_and_reaches_the_runs_table(window, view, d
     assert row >= 0
     assert runs.proxy.index(row, COLUMN_INDEX["Status"]).data() == "Completed"
     assert runs.proxy.index(row, COLUMN_INDEX["NDCG@10"]).data() == f"{run.metrics['test']['NDCG@10']:.4f}"
+
+
+def test_train_at_full_speed_is_a_remembered_preference(window, view, dataset, qtbot):
+    dialog = window.show_preferences()
+    assert dialog.smooth_radio.isChecked()  # keeping the window smooth is the default
+    dialog.full_radio.setChecked(True)
+    dialog.accept()
+    assert window.context.settings.value("training/priority") == "full"
+    assert "full speed" in view.priority_label.text()
+    assert window.show_preferences().full_radio.isChecked()  # remembered
+    configure(view, max_steps=3)
+    assert view.start_training()
+    qtbot.waitUntil(lambda: not view.is_training, timeout=TIMEOUT_MS)
+    assert "at full speed (the window's own priority)" in view.log.toPlainText()
 
 
 def test_stop_cancels_the_run_and_gives_the_controls_back(window, view, dataset, qtbot):

@@ -23,6 +23,41 @@ def planned_work(started, max_steps: int | None) -> tuple[int, int]:
     return max(1, epochs), max(1, steps)
 
 
+def progress_texts(estimate, step: int, steps_per_epoch: int) -> tuple[str, str]:
+    """(progress bar text, time-left text) for a :class:`recstudio.training.estimate.FinishEstimate`."""
+    from recstudio.gui.curve_data import format_duration
+
+    epoch = estimate.epoch
+    if estimate.expected_epoch is not None and estimate.expected_epoch < estimate.most_epochs:
+        bar = f"Epoch {epoch:,} · step {step:,} · expected to end after epoch ~{estimate.expected_epoch:,}"
+    else:
+        bar = f"Epoch {epoch:,} of at most {estimate.most_epochs:,} · step {step:,}"
+    parts = []
+    if estimate.epoch_left is not None:
+        parts.append(f"epoch {epoch:,} ends in {format_duration(estimate.epoch_left)}")
+    if estimate.expected_left is not None and estimate.expected_epoch < estimate.most_epochs:
+        parts.append(f"finish ≈ {format_duration(estimate.expected_left)}")
+    if estimate.most_left is not None:
+        parts.append(f"at most {format_duration(estimate.most_left)}")
+    text = " · ".join(parts)
+    return bar, text[:1].upper() + text[1:]
+
+
+def priority_label(threads: int, lowered: bool) -> str:
+    """The training page's priority line (rich text with a link to the preferences)."""
+    cores = f"{threads:,} CPU thread{'s' if threads != 1 else ''} · " if threads else ""
+    how = ("lower than the window, so it stays smooth" if lowered
+           else "full speed, the same as the window and other programs")
+    return f"{cores}{how} (<a href='preferences'>change</a>)"
+
+
+def priority_text(threads: int, lowered: bool) -> str:
+    """The log line saying how the run shares the processor."""
+    how = ("at lower priority than the window (Edit › Preferences: “Train at full speed” when another "
+           "program keeps the processor busy)" if lowered else "at full speed (the window's own priority)")
+    return f"Computing with {threads:,} CPU thread{'s' if threads != 1 else ''}, {how}."
+
+
 def metrics_text(metrics: dict[str, Any], names=VALIDATION_METRICS) -> str:
     return " · ".join(f"{n} {metrics[n]:.4f}" for n in names if metrics.get(n) is not None)
 
@@ -58,6 +93,13 @@ def resume_request(run, device: str | None, workspace: str):
 
     return TrainRequest(model=run.model, train_config=RunConfig.of(run).train, device=device or "auto",
                         workspace=workspace, resume=run.id)
+
+
+def patience_of(request) -> int | None:
+    """The request's early-stopping patience (None: the default)."""
+    if request is None or not request.train_config:
+        return None
+    return request.train_config.get("patience")
 
 
 def step_limit(request) -> int | None:

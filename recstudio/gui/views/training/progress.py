@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from recstudio.gui.plots import LIVE_COLOUR, LiveCurves, ValidationPlot, curve_arrays, draw_stored_run, format_duration
-from recstudio.gui.views.training.presenter import LIVE, VALIDATION_METRICS
+from recstudio.gui.plots import LIVE_COLOUR, LiveCurves, ValidationPlot, curve_arrays, draw_stored_run
+from recstudio.gui.views.training.presenter import LIVE, VALIDATION_METRICS, progress_texts
 
 
 class LiveProgress(QWidget):
@@ -34,8 +34,9 @@ class LiveProgress(QWidget):
         self.speed_label.setObjectName("samplesPerSecond")
         self.eta_label = QLabel("")
         self.eta_label.setObjectName("trainingEta")
-        self.eta_label.setToolTip("Time left at the current pace to the last planned step; early stopping "
-                                  "may end the run sooner.")
+        self.eta_label.setToolTip("When the current epoch ends, when the run is expected to end (early "
+                                  "stopping's patience after the validation trend levels off) and, as an upper "
+                                  "bound, when it would reach its maximum; all at the current pace.")
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addSpacing(8)
         progress_row.addWidget(self.speed_label)
@@ -87,7 +88,7 @@ class LiveProgress(QWidget):
     def reset(self, label: str) -> None:
         """Empty the live curve, table and pace for a new run called ``label``."""
         self.loss_curves.set_points(LIVE, [], [], [])
-        self.loss_curves.set_x_hint(None)
+        self.loss_curves.set_x_limit(None)
         self.loss_curves.follow_data()
         self.loss_curves.set_label(LIVE, label)
         self.validation_plot.set_points(LIVE, [], {})
@@ -110,14 +111,26 @@ class LiveProgress(QWidget):
         self.progress_bar.setValue(int(fraction * 1000))
         self.progress_bar.setFormat(f"Encoding item text · {fraction:.0%}")
 
-    def add_steps(self, steps, walls, losses, last, planned: tuple[int, int]) -> None:
-        """One batch of training steps: one setData however many steps arrived, then the pace of the last."""
+    def add_steps(self, steps, walls, losses, last, estimate, steps_per_epoch: int) -> None:
+        """One batch of training steps: one setData however many steps arrived, then the pace of the last
+        and the :class:`recstudio.training.estimate.FinishEstimate` after it."""
         self.loss_curves.append(LIVE, steps, walls, losses)
-        epochs, total = planned
-        self.progress_bar.setValue(int(last.fraction * 1000))
-        self.progress_bar.setFormat(f"Epoch {last.epoch:,} / {epochs:,} · step {last.step:,} / {total:,}")
         self.speed_label.setText(f"{last.samples_per_s:,.0f} samples/s")
-        self.eta_label.setText(f"≤ {format_duration(last.eta)} left" if last.eta is not None else "")
+        self.show_estimate(estimate, last.step, steps_per_epoch)
+
+    def show_estimate(self, estimate, step: int, steps_per_epoch: int) -> None:
+        """The bar over the expected run once the trend is read (over the current epoch before), and
+        the time left: this epoch, the expected end, the maximum only as an upper bound."""
+        bar, eta = progress_texts(estimate, step, steps_per_epoch)
+        if estimate.expected_progress is not None:
+            self.progress_bar.setValue(int(estimate.expected_progress * 1000))
+        else:
+            into_epoch = step - (estimate.epoch - 1) * steps_per_epoch
+            self.progress_bar.setValue(int(1000 * min(1.0, max(0, into_epoch) / max(1, steps_per_epoch))))
+        self.progress_bar.setFormat(bar)
+        self.eta_label.setText(eta)
+        self.eta_label.setToolTip(f"{estimate.reason[:1].upper()}{estimate.reason[1:]}. "
+                                  f"At most {estimate.most_epochs:,} epochs: the planned maximum, at the current pace.")
 
     def add_validations(self, validations) -> None:
         self.validation_plot.append(LIVE, [(v.epoch, v.metrics) for v in validations])

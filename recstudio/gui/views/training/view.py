@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
@@ -14,8 +14,8 @@ from recstudio.gui.context import AppContext
 from recstudio.gui.plots import DEFAULT_SMOOTHING, SMOOTHING_SETTING, X_STEP
 from recstudio.gui.views.training.devices import DeviceChoice
 from recstudio.gui.views.training.presenter import (
-    CLUSTER_JOB_NAME, JOB_NAME, LIVE, SPLITS, outcome_texts, planned_work, resume_request, started_text,
-    step_limit, train_request, validation_text,
+    CLUSTER_JOB_NAME, JOB_NAME, LIVE, SPLITS, outcome_texts, patience_of, planned_work, priority_label,
+    priority_text, resume_request, started_text, step_limit, train_request, validation_text,
 )
 from recstudio.gui.views.training.comparison import RunComparison
 from recstudio.gui.views.training.progress import LiveProgress
@@ -26,6 +26,8 @@ class TrainingView(QWidget):
     """Left: what to train (model, settings, device) and Start/Stop. Right: progress, the live loss
     curve (raw and smoothed), validation per epoch (plot and table) and a log."""
 
+    preferences_requested = Signal()  # the priority line's "change" link
+
     def __init__(self, context: AppContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.context = context
@@ -34,6 +36,8 @@ class TrainingView(QWidget):
         self._planned: tuple[int, int] = (1, 1)
         self._live_run_id: int | None = None
         self._outcome_status: str | None = None
+        self._estimator = None
+        self._threads = 0
         self.setObjectName("trainingView")
 
         self.devices = DeviceChoice(context.settings, self)
@@ -187,7 +191,20 @@ class TrainingView(QWidget):
             row_label = QLabel(label)
             row_label.setToolTip(widget.toolTip())
             form.addRow(row_label, widget)
+        self.priority_label = QLabel()
+        self.priority_label.setObjectName("trainingPriority")
+        self.priority_label.setWordWrap(True)
+        self.priority_label.setTextFormat(Qt.TextFormat.RichText)
+        self.priority_label.linkActivated.connect(lambda _link: self.preferences_requested.emit())
+        form.addRow(QLabel("Priority"), self.priority_label)
+        self.context.preferences_changed.connect(lambda: self._show_priority(self._threads))
+        self._show_priority(0)
         return train_box
+
+    def _show_priority(self, threads: int) -> None:
+        """How the run shares the processor: its CPU threads (once started) and the window's choice."""
+        self._threads = threads
+        self.priority_label.setText(priority_label(threads, not self.context.train_at_full_speed))
 
     @staticmethod
     def _spin(name: str, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -353,7 +370,8 @@ class TrainingView(QWidget):
         except RecStudioError as exc:
             self._set_status(str(exc), "error")
             return False
-        if not self.context.runner.start(JOB_NAME, tasks.train_task, request):
+        if not self.context.runner.start(JOB_NAME, tasks.train_task, request,
+                                         lower_priority=not self.context.train_at_full_speed):
             self._set_status("Another job is running; try again when it has finished.", "warning")
             return False
         self._running = True
@@ -391,7 +409,8 @@ class TrainingView(QWidget):
                              "or failed) after at least one epoch can.", "warning")
             return False
         request = resume_request(run, self.device_combo.currentData(), str(self.context.workspace_path))
-        if not self.context.runner.start(JOB_NAME, tasks.train_task, request):
+        if not self.context.runner.start(JOB_NAME, tasks.train_task, request,
+                                         lower_priority=not self.context.train_at_full_speed):
             self._set_status("Another job is running; try again when it has finished.", "warning")
             return False
         self._running = True
@@ -453,11 +472,13 @@ class TrainingView(QWidget):
         last_step = None
         for event in batch.events:
             if isinstance(event, Step):
+                self._estimator.add_step(event.step, event.epoch, event.elapsed)
                 steps.append(event.step)
                 walls.append(event.elapsed)
                 losses.append(event.loss)
                 last_step = event
             elif isinstance(event, Validated):
+                self._estimator.add_validation(event.epoch, event.best_epoch, event.best_score, event.elapsed)
                 validations.append(event)
             elif isinstance(event, Started):
                 self._on_started(event)
@@ -472,7 +493,8 @@ class TrainingView(QWidget):
                 self._log(event.text)
                 self._set_status(event.text)
         if steps:  # one setData per batch, however many steps arrived
-            self.live.add_steps(steps, walls, losses, last_step, self._planned)
+            self.live.add_steps(steps, walls, losses, last_step, self._estimator.estimate(),
+                                self._estimator.steps_per_epoch)
         if validations:
             self.live.add_validations(validations)
             for v in validations:
@@ -482,9 +504,18 @@ class TrainingView(QWidget):
         max_steps = step_limit(self._request)
         self._planned = planned_work(started, max_steps)
         epochs, steps = self._planned
-        self.loss_curves.set_x_hint(steps)  # the step axis is laid out once for the whole run
+        from recstudio.training import TrainConfig
+        from recstudio.training.estimate import FinishEstimator
+
+        patience = patience_of(self._request)
+        self._estimator = FinishEstimator(started.steps_per_epoch, started.epochs, max_steps,
+                                          patience or TrainConfig().patience)
+        self.loss_curves.set_x_limit(steps)  # the "Whole run" view; the axis itself follows the data
         self._log(started_text(started, max_steps))
-        self.progress_bar.setFormat(f"Epoch 1 / {epochs:,} · step 0 / {steps:,}")
+        if started.threads:
+            self._log(priority_text(started.threads, not self.context.train_at_full_speed))
+        self._show_priority(started.threads)
+        self.progress_bar.setFormat(f"Epoch 1 of at most {epochs:,} · step 0")
         self._set_status(f"Training on {started.device}…")
         self.context.runs_changed.emit()  # the run is recorded (status running) before its first step
 
