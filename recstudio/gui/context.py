@@ -6,13 +6,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from recstudio.errors import RecStudioError
 from recstudio.gui.jobs import JobRunner
 
 RECENT_LIMIT = 8
+WATCH_INTERVAL_MS = 1000  # how often the window looks for other writers' changes
+INTERRUPT_CHECK_POLLS = 10  # and, every this many looks, for runs whose process has died
 TRAINING_PRIORITY = "training/priority"  # QSettings key: "smooth" (below the window) or "full"
 
 
@@ -29,6 +31,8 @@ class AppContext(QObject):
     navigate = Signal(str)  # ask the window to show a page by name
     resume_requested = Signal(int)  # continue this stopped run (the training page starts it)
     preferences_changed = Signal()
+    datasets_changed = Signal()  # a dataset was added or deleted (here or by another process)
+    run_curves_grew = Signal(object)  # ids of running runs whose curves have new points
 
     def __init__(self, workspace_path: str | Path | None = None, settings: QSettings | None = None,
                  parent: QObject | None = None):
@@ -41,6 +45,15 @@ class AppContext(QObject):
         self.runner = JobRunner(self)
         self.dataset = None  # DatasetRecord of the dataset being worked on
         self._loaded: tuple[int, Any] | None = None
+        # Other writers (the CLI, torchrun, `runs import`, this window's own jobs) commit through their
+        # own connections; SQLite's data_version tells this one, and a signature says what changed.
+        self._seen_version = self.workspace.change_counter()
+        self._signature = self.workspace.change_signature()
+        self._polls = 0
+        self.watcher = QTimer(self)
+        self.watcher.setInterval(WATCH_INTERVAL_MS)
+        self.watcher.timeout.connect(self.check_workspace)
+        self.watcher.start()
 
     def set_dataset(self, record) -> None:
         self.dataset = record
@@ -56,6 +69,32 @@ class AppContext(QObject):
         if self._loaded is None or self._loaded[0] != dataset_id:
             self._loaded = (dataset_id, self.workspace.load_dataset(dataset_id))
         return self._loaded[1]
+
+    # other writers --------------------------------------------------------------------------
+    def check_workspace(self) -> bool:
+        """Tell the views what another process (or a job) changed since the last look: True when
+        something did. Every ``INTERRUPT_CHECK_POLLS`` polls, runs whose process died are marked."""
+        self._polls += 1
+        if self._signature.runs and self._polls % INTERRUPT_CHECK_POLLS == 0 and any(
+                status == "running" for _id, status, _f in self._signature.runs):
+            self.workspace.mark_interrupted()  # a killed CLI run commits nothing itself
+            self._seen_version = None  # this connection's own commit leaves data_version alone
+        version = self.workspace.change_counter()
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        before, after = self._signature, self.workspace.change_signature()
+        self._signature = after
+        if after.datasets != before.datasets:
+            if self.dataset is not None and self.dataset.id not in after.datasets:
+                self.set_dataset(None)  # deleted elsewhere
+            self.datasets_changed.emit()
+        if after.runs != before.runs:
+            self.runs_changed.emit()
+        grown = {run_id for run_id, last in after.curves if (run_id, last) not in set(before.curves)}
+        if grown:
+            self.run_curves_grew.emit(grown)
+        return after != before
 
     # recent files -------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
@@ -88,6 +127,7 @@ class AppContext(QObject):
             self.preferences_changed.emit()
 
     def close(self) -> None:
+        self.watcher.stop()
         self.workspace.close()
 
 

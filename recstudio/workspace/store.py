@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +68,13 @@ def default_workspace_path(explicit: str | Path | None = None) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class WorkspaceSignature:
+    datasets: tuple  # dataset ids
+    runs: tuple  # (id, status, finished_at) per run
+    curves: tuple  # (run id, last curve point id) per running run
+
+
 class Workspace:
     """One open workspace file. Each thread or process opens its own; they may write at once."""
 
@@ -98,6 +106,27 @@ class Workspace:
 
     def close(self) -> None:
         self.db.close()
+
+    # -- other writers ------------------------------------------------------------------------
+
+    def change_counter(self) -> int:
+        """SQLite's ``data_version``: changes whenever another connection (another process, or a job's
+        own connection) commits to this file; a poll costs microseconds and no disk read."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def change_signature(self) -> WorkspaceSignature:
+        """What the window lists, in a form cheap to compare: the datasets, each run's status, and how
+        far the curves of running runs have grown."""
+        datasets = tuple(row[0] for row in self.db.execute("SELECT id FROM datasets ORDER BY id"))
+        runs = tuple(self.db.execute("SELECT id, status, finished_at FROM runs ORDER BY id").fetchall())
+        running = [run_id for run_id, status, _ in runs if status == "running"]
+        curves = ()
+        if running:
+            marks = ",".join("?" * len(running))
+            curves = tuple(self.db.execute(
+                f"SELECT run_id, MAX(id) FROM curve WHERE run_id IN ({marks}) GROUP BY run_id ORDER BY run_id",
+                running).fetchall())
+        return WorkspaceSignature(datasets, runs, curves)
 
     def __enter__(self) -> Workspace:
         return self
@@ -422,6 +451,11 @@ class Workspace:
             return path.relative_to(self.files_dir).as_posix()
         except ValueError:
             return str(path)
+
+    def mark_interrupted(self) -> None:
+        """Runs left ``running`` by a process on this machine that has since died (a killed CLI run, say)
+        are recorded as interrupted; done on opening, and by a window that watches the workspace."""
+        self._mark_interrupted()
 
     def _mark_interrupted(self) -> None:
         """Runs left ``running`` by a process on this machine that has since died."""

@@ -335,6 +335,7 @@ class RunsView(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         self.export_button.clicked.connect(self.export_csv)
         context.runs_changed.connect(self.refresh)
+        context.run_curves_grew.connect(self._curves_grew)
         self.refresh()
 
     # data ---------------------------------------------------------------------------------------
@@ -353,6 +354,11 @@ class RunsView(QWidget):
         self.select_runs(selected)
         self._update_count()
         self._selection_changed()
+
+    def _curves_grew(self, run_ids) -> None:
+        """A run trained elsewhere (the CLI, torchrun) wrote more points: redraw it if it is shown."""
+        if set(run_ids) & set(self.selected_run_ids()):
+            self._selection_changed()
 
     def _filter_changed(self, text: str) -> None:
         self.proxy.set_filter_text(text)

@@ -172,6 +172,7 @@ class StartPage(QWidget):
         outer.addStretch(1)
 
         context.dataset_changed.connect(lambda _record: self.refresh())
+        context.datasets_changed.connect(self.refresh)  # imported or deleted by another process
         self.refresh()
 
     # ------------------------------------------------------------------------------------------

@@ -229,6 +229,7 @@ class InspectorView(QWidget):
         """Fill the run combo again (runs were added, finished or deleted). The choice is kept, except
         that a newly finished run is chosen while the page is out of sight (train, then inspect)."""
         keep = self._wanted_run if self._wanted_run is not None else self.current_run_id()
+        shown = (self.current_run_id(), self.run_combo.currentText())
         known = {self.run_combo.itemData(i) for i in range(self.run_combo.count())}
         runs = presenter.inspectable_runs(self.context.workspace)
         if runs and runs[0].id not in known and known and not self.isVisible():
@@ -247,7 +248,8 @@ class InspectorView(QWidget):
             return
         index = self.run_combo.findData(keep) if keep is not None else -1
         self.run_combo.setCurrentIndex(max(index, 0))  # default: the newest run
-        self._run_chosen()
+        if shown[0] is None or (self.current_run_id(), self.run_combo.currentText()) != shown:
+            self._run_chosen()  # another run (added or finished elsewhere) leaves the one shown alone
 
     def select_run(self, run_id: int) -> None:
         """Show ``run_id`` (from ``context.run_selected``); refreshes the combo if it is new."""
