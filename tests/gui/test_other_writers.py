@@ -47,3 +47,26 @@ def test_a_cli_run_appears_in_the_inspector_and_runs_page_without_a_click(window
     assert row >= 0 and runs.proxy.index(row, COLUMN_INDEX["Status"]).data() == "Completed"
     # its curve was drawn from the workspace as the CLI wrote it, more than once
     assert len([n for n in lengths if n]) >= 2 and max(lengths) > min(n for n in lengths if n)
+
+
+def test_a_run_whose_process_was_killed_is_shown_as_interrupted(window, qtbot):
+    from recstudio.data import sample_paths
+    from recstudio.runs import ImportRequest, import_or_reuse
+    from recstudio.workspace import Workspace
+
+    interactions, catalogue = sample_paths()
+    with Workspace(window.context.workspace_path) as other:  # another process's connection
+        record, _ = import_or_reuse(other, ImportRequest(str(interactions), str(catalogue)))
+        run_id = other.create_run(record.id, "pop", {}, split="leave-one-out").id
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip()
+        other.db.execute("UPDATE runs SET pid = ? WHERE id = ?", [int(dead), run_id])
+        other.db.conn.commit()
+    window.context.check_workspace()
+    assert window.context.workspace.run(run_id).status == "running"
+    changed = []
+    window.context.runs_changed.connect(lambda: changed.append(window.context.workspace.run(run_id).status))
+    for _ in range(10):  # the dead process is looked for every tenth poll
+        window.context.check_workspace()
+    assert window.context.workspace.run(run_id).status == "interrupted"
+    assert changed == ["interrupted"]
