@@ -2,8 +2,9 @@
 
     xvfb-run -s "-screen 0 1400x900x24" python packaging/screenshot.py resources/screenshots
 
-Opens the window on a throwaway workspace, imports the bundled sample, trains SASRec for a few
-hundred steps from the training view's Start button, and grabs the whole X screen (ImageMagick's
+Opens the window on a throwaway workspace, imports the bundled sample, trains SASRec from the
+training view's Start button until early stopping ends it (shot mid-run, after SHOT_EPOCHS=5 epochs, and
+at the end), and grabs the whole X screen (ImageMagick's
 `import -window root`) on each page: what a user sees, not a widget drawn offscreen.
 """
 
@@ -77,11 +78,17 @@ def main() -> int:
     window.show_page("train")
     settle(1.0)
     train = window.pages["train"]
-    train.max_steps_spin.setValue(int(os.environ.get("SHOT_STEPS", "400")))
+    train.max_steps_spin.setValue(int(os.environ.get("SHOT_STEPS", "0")))  # 0: until early stopping
     train.start_training()
+    # mid-run, once the validation trend gives an expected finish: the curve and the time left as they are
+    # while the analyst watches
+    epochs = int(os.environ.get("SHOT_EPOCHS", "5"))
+    while window.context.runner.busy and train.validation_table.rowCount() < epochs:
+        settle(0.2)
+    shoot("training")
     while window.context.runner.busy:
         settle(0.5)
-    shoot("training")
+    shoot("training-finished")
     window.show_page("runs")
     runs = window.pages["runs"]
     runs.table.selectRow(0)

@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, name: str) -> None:
         self.job_label.setText(f"{name}…")
+        self.job_progress.setRange(0, 1000)
         self.job_progress.setValue(0)
         self.job_progress.show()
         self.cancel_button.show()
@@ -216,7 +217,9 @@ class MainWindow(QMainWindow):
                     self.job_label.setText(f"{self.context.runner.job_name}: {event.text}")
                 break
             if isinstance(event, Step):
-                self.job_progress.setValue(int(event.fraction * 1000))
+                # a share of the planned maximum would sit near zero for a run that early stopping ends
+                # soon; the training page says how far it is expected to be
+                self.job_progress.setRange(0, 0)
                 self.job_label.setText(f"{self.context.runner.job_name}: epoch {event.epoch}, step {event.step}")
                 break
 

@@ -68,6 +68,11 @@ class FinishEstimator:
         self.epoch = epoch + 1
         self._recent = [(self.step, elapsed)]  # the pace after a validation counts from its end
 
+    @property
+    def validated_epochs(self) -> int:
+        """The last epoch validated (the epochs the run has finished)."""
+        return self._validated
+
     # the estimate -------------------------------------------------------------------------------
     def seconds_per_step(self) -> float | None:
         if len(self._recent) >= 2:

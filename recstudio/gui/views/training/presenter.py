@@ -43,6 +43,16 @@ def progress_texts(estimate, step: int, steps_per_epoch: int) -> tuple[str, str]
     return bar, text[:1].upper() + text[1:]
 
 
+def finished_text(estimator, status: str | None) -> str:
+    """The progress bar's words once a run has ended."""
+    status = (status or "failed").capitalize()
+    if estimator is None or not estimator.step:
+        return status
+    epochs = estimator.validated_epochs
+    return (f"{status} after {epochs:,} epoch{'s' if epochs != 1 else ''} · step {estimator.step:,}" if epochs
+            else f"{status} at step {estimator.step:,}")
+
+
 def priority_label(threads: int, lowered: bool) -> str:
     """The training page's priority line (rich text with a link to the preferences)."""
     cores = f"{threads:,} CPU thread{'s' if threads != 1 else ''} · " if threads else ""

@@ -15,7 +15,7 @@ from recstudio.gui.plots import DEFAULT_SMOOTHING, SMOOTHING_SETTING, X_STEP
 from recstudio.gui.views.training.devices import DeviceChoice
 from recstudio.gui.views.training.presenter import (
     CLUSTER_JOB_NAME, JOB_NAME, LIVE, SPLITS, outcome_texts, patience_of, planned_work, priority_label,
-    priority_text, resume_request, started_text, step_limit, train_request, validation_text,
+    priority_text, finished_text, resume_request, started_text, step_limit, train_request, validation_text,
 )
 from recstudio.gui.views.training.comparison import RunComparison
 from recstudio.gui.views.training.progress import LiveProgress
@@ -585,8 +585,10 @@ class TrainingView(QWidget):
             return
         self._running = False
         if self.progress_bar.format().startswith("Epoch"):
-            self.progress_bar.setFormat(f"{self.progress_bar.format()} · {self._outcome_status or 'failed'}")
+            self.progress_bar.setFormat(finished_text(self._estimator, self._outcome_status))
         self.eta_label.setText("")
+        if self.loss_curves.following:  # no more points coming: no headroom for them (a zoom is left alone)
+            self.loss_curves.follow_data()
         self._update_controls()
         self._refresh_overlay_list()
 
