@@ -15,7 +15,7 @@ from recstudio.errors import RecStudioError
 
 #: ``recstudio.data.split_names()``, spelled out because importing recstudio.data loads pandas, which
 #: `recstudio --help` must not wait for (tests/test_model_capabilities.py keeps the two the same).
-SPLIT_NAMES = ("leave-one-out", "temporal", "cold-items")
+SPLIT_NAMES = ("leave-one-out", "temporal", "cold-items", "last-basket")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,7 +356,8 @@ def _train(args, request) -> int:
     if rank != 0:
         return 0
     payload = {"run_id": outcome.run_id, "model": outcome.model, "dataset": outcome.dataset,
-               "status": outcome.status, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch,
+               "split": outcome.split, "status": outcome.status, "epochs": outcome.epochs,
+               "best_epoch": outcome.best_epoch,
                "seconds": round(outcome.seconds, 2), "seconds_to_best": round(outcome.seconds_to_best, 2),
                "samples_per_s": round(outcome.samples_per_s, 1),
                "metrics": {"valid": outcome.metrics.get("valid", {}), "test": outcome.metrics.get("test", {})}}
@@ -365,7 +366,8 @@ def _train(args, request) -> int:
     test = payload["metrics"]["test"]
     text = (f"Run {outcome.run_id} ({outcome.model} on {outcome.dataset!r}) {outcome.status} after "
             f"{outcome.epochs} epochs in {outcome.seconds:.1f} s; best epoch {outcome.best_epoch}.\n"
-            + ("Test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in test)
+            + ("Test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "Recall@10", "NDCG@10", "MRR@10")
+                                   if k in test)
                if test else "No test metrics (no epoch finished)."))
     cold = outcome.metrics.get("cold")
     if cold is not None:

@@ -19,15 +19,56 @@ class EvalCases:
     """
 
     users: np.ndarray  # int64 [n]
-    targets: np.ndarray  # int64 [n]
+    targets: np.ndarray  # int64 [n]; with target sets, each case's first target
     history_indptr: np.ndarray  # int64 [n+1]
     history_items: np.ndarray  # int64
+    # a basket of targets per case (the last-basket split): case i's targets are
+    # target_items[target_indptr[i]:target_indptr[i+1]], distinct; None: one target per case
+    target_indptr: np.ndarray | None = None
+    target_items: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.users)
 
     def history(self, i: int) -> np.ndarray:
         return self.history_items[self.history_indptr[i] : self.history_indptr[i + 1]]
+
+    @property
+    def has_target_sets(self) -> bool:
+        return self.target_indptr is not None
+
+    def target_set(self, i: int) -> np.ndarray:
+        """Case ``i``'s targets (one item, or its held-out basket)."""
+        if self.target_indptr is None:
+            return self.targets[i : i + 1]
+        return self.target_items[self.target_indptr[i] : self.target_indptr[i + 1]]
+
+    def target_pairs(self, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(case offset from ``lo``, item) of every target of cases ``lo:hi``."""
+        hi = len(self) if hi is None else hi
+        if self.target_indptr is None:
+            return np.arange(hi - lo, dtype=np.int64), self.targets[lo:hi]
+        ptr = self.target_indptr
+        rows = np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(ptr[lo : hi + 1]))
+        return rows, self.target_items[ptr[lo] : ptr[hi]]
+
+    def subset(self, idx: np.ndarray) -> EvalCases:
+        """The cases ``idx`` (in that order), histories and target sets with them."""
+        idx = np.asarray(idx, dtype=np.int64)
+        hptr, hitems = _csr_rows(self.history_indptr, self.history_items, idx)
+        tptr = titems = None
+        if self.target_indptr is not None:
+            tptr, titems = _csr_rows(self.target_indptr, self.target_items, idx)
+        return EvalCases(self.users[idx], self.targets[idx], hptr, hitems, tptr, titems)
+
+
+def _csr_rows(indptr: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole rows ``rows`` of a CSR matrix."""
+    lo, hi = indptr[rows], indptr[rows + 1]
+    lengths = hi - lo
+    out_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    gather = np.repeat(lo - out_ptr[:-1], lengths) + np.arange(out_ptr[-1])
+    return out_ptr, values[gather]
 
 
 @dataclass
@@ -178,10 +219,65 @@ def cold_items(dataset: Dataset, cold_fraction: float = 0.1, seed: int = 0) -> S
     return Split("cold-items", dataset.n_users, n_items, train_indptr, train_items, valid, test, cold_items=cold)
 
 
-SPLITS = {"leave-one-out": leave_one_out, "temporal": temporal, "cold-items": cold_items}
+def last_basket(dataset: Dataset) -> Split:
+    """Each user's last basket is the test target set, the basket before it the validation set.
+
+    A basket is the user's events sharing a time (or a basket value, see :mod:`recstudio.data.baskets`).
+    A case's history is every event before its basket, so no line of the held-out basket is history,
+    and nothing inside a basket is asked in an order the file happened to print. Users with fewer than
+    three baskets train on everything and are not evaluated. On a log where no two events of a user
+    share a time, this is exactly leave-one-out.
+    """
+    from recstudio.data.baskets import baskets
+
+    grouped = baskets(dataset)
+    items = dataset.interactions["item"].to_numpy().astype(np.int64)
+    indptr = dataset.indptr
+    per_user = grouped.per_user()
+    evaluated = np.flatnonzero(per_user >= 3)
+    if len(evaluated) == 0:
+        raise RecStudioError(
+            "No user has three or more baskets, so the last-basket split has nothing to validate and test on; "
+            "use leave-one-out, or import a longer log."
+        )
+    # first event of each user's last and second-to-last basket
+    last_start = grouped.event_ptr[grouped.user_ptr[evaluated + 1] - 1]
+    before_start = grouped.event_ptr[grouped.user_ptr[evaluated + 1] - 2]
+    lengths = np.diff(indptr)
+    train_len = lengths.copy()
+    train_len[evaluated] = before_start - indptr[evaluated]
+    train_indptr, train_items = _csr_take(indptr, items, np.arange(dataset.n_users), train_len)
+
+    def cases(start: np.ndarray, end: np.ndarray) -> EvalCases:
+        hptr, hitems = _csr_take(indptr, items, evaluated, start - indptr[evaluated])
+        tptr, titems = _distinct_rows(items, start, end)
+        return EvalCases(evaluated.astype(np.int64), titems[tptr[:-1]], hptr, hitems, tptr, titems)
+
+    valid = cases(before_start, last_start)
+    test = cases(last_start, indptr[evaluated + 1])
+    return Split("last-basket", dataset.n_users, dataset.n_items, train_indptr, train_items, valid, test)
+
+
+def _distinct_rows(items: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the distinct items of ``items[starts[i]:ends[i]]`` per row, in order of first appearance."""
+    lengths = (ends - starts).astype(np.int64)
+    rows = np.repeat(np.arange(len(starts), dtype=np.int64), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    values = items[np.repeat(starts, lengths) + offsets]
+    # keep the first occurrence of each (row, item)
+    order = np.lexsort((offsets, values, rows))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (rows[order][1:] != rows[order][:-1]) | (values[order][1:] != values[order][:-1])
+    keep = np.sort(order[first])
+    counts = np.bincount(rows[keep], minlength=len(starts))
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), values[keep]
+
+
+SPLITS = {"leave-one-out": leave_one_out, "temporal": temporal, "cold-items": cold_items,
+          "last-basket": last_basket}
 #: Options each split takes besides the dataset (what a run records to rebuild its split).
 SPLIT_OPTIONS = {"leave-one-out": (), "temporal": ("valid_quantile", "test_quantile"),
-                 "cold-items": ("cold_fraction", "seed")}
+                 "cold-items": ("cold_fraction", "seed"), "last-basket": ()}
 
 
 #: Each split in the analyst's words: (name, label, what it asks), in the order the window lists them.
@@ -193,6 +289,10 @@ SPLIT_CHOICES = (
     ("cold-items", "Cold items",
      "Leave one out with a random 10% of the items held out of training: how well a model recommends "
      "items it has never seen trained (text-aware models place them by their text); reported apart as \"cold\"."),
+    ("last-basket", "Last basket",
+     "Each user's last basket (the events sharing a time, or an invoice) is the test question, the basket "
+     "before it the validation question, each predicted from the baskets before it; for shop logs, where "
+     "leave-one-out would ask which line of an invoice was printed last."),
 )
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from recstudio.data.batching import pad_histories
 from recstudio.data.splits import EvalCases
 from recstudio.evaluation import metrics as m
-from recstudio.evaluation.ranking import mask_items, target_ranks, top_k
+from recstudio.evaluation.ranking import mask_items, set_ranks, target_ranks, top_k
 
 if TYPE_CHECKING:
     from recstudio.models.base import Recommender
@@ -78,12 +78,44 @@ def cold_metrics(result: "EvaluationResult") -> dict[str, float] | None:
     return {"cases": segment["users"], **{k: v for k, v in segment.items() if k != "users"}}
 
 
-def accuracy_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
-    out = {}
+def accuracy_metrics(ranks: np.ndarray, ks: Sequence[int], target_indptr: np.ndarray | None = None
+                     ) -> dict[str, float]:
+    """HR, NDCG and MRR at each cut-off from the targets' ranks; with ``target_indptr`` (a basket of
+    targets per case, ``ranks`` one per target) Recall too (see :func:`case_metrics`)."""
+    return {name: m.mean(values) for name, values in case_metrics(ranks, ks, target_indptr).items()}
+
+
+def case_metrics(ranks: np.ndarray, ks: Sequence[int], target_indptr: np.ndarray | None = None
+                 ) -> dict[str, np.ndarray]:
+    """Each case's metric values (arrays [n_cases]), to average overall or per segment.
+
+    One target per case: HR@k, NDCG@k = 1/log2(rank+2), MRR@k. A target set per case (a basket):
+    HR@k = any target in the top k; Recall@k = the share of the set found there; NDCG@k with every
+    target relevant, over the ideal DCG of min(k, set size); MRR@k of the first target found. With sets
+    of one item these are the single-target values."""
+    ranks = np.asarray(ranks, dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+    if target_indptr is None:
+        for k in ks:
+            out[f"HR@{k}"] = (ranks < k).astype(np.float64)
+            out[f"NDCG@{k}"] = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+            out[f"MRR@{k}"] = np.where(ranks < k, 1.0 / (ranks + 1.0), 0.0)
+        return out
+    sizes = np.diff(target_indptr)
+    n = len(sizes)
+    case_of = np.repeat(np.arange(n), sizes)
+    best = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(best, case_of, ranks)
     for k in ks:
-        out[f"HR@{k}"] = m.hit_rate(ranks, k)
-        out[f"NDCG@{k}"] = m.ndcg(ranks, k)
-        out[f"MRR@{k}"] = m.mrr(ranks, k)
+        found = ranks < k
+        hits = np.bincount(case_of[found], minlength=n).astype(np.float64)
+        dcg = np.bincount(case_of[found], weights=1.0 / np.log2(ranks[found] + 2.0), minlength=n)
+        ideal_discounts = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
+        ideal = ideal_discounts[np.minimum(sizes, k) - 1]
+        out[f"HR@{k}"] = (best < k).astype(np.float64)
+        out[f"Recall@{k}"] = hits / np.maximum(sizes, 1)
+        out[f"NDCG@{k}"] = dcg / ideal
+        out[f"MRR@{k}"] = np.where(best < k, 1.0 / (best + 1.0), 0.0)
     return out
 
 
@@ -99,7 +131,8 @@ def rank_cases(
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each case's target rank (int64 [n], 0 = top) and top-``k`` list (int64 [n, k], -1 = empty
-    slot), ranking the full catalogue in batches of ``batch_size`` cases.
+    slot), ranking the full catalogue in batches of ``batch_size`` cases. Cases with target sets (a
+    basket each) give one rank per target instead, aligned with ``cases.target_items``.
 
     - ``exclude_seen``: every item in the case's full history (not only the window the model
       reads) is removed from ranking, except the target itself: a re-purchased target stays
@@ -112,14 +145,19 @@ def rank_cases(
     import torch
 
     n = len(cases)
-    ranks = np.zeros(n, dtype=np.int64)
+    ranks = np.zeros(n if cases.target_indptr is None else len(cases.target_items), dtype=np.int64)
     lists = np.full((n, k), -1, dtype=np.int64)
     for lo, hi, scores in scored_cases(model, cases, exclude_seen=exclude_seen, batch_size=batch_size,
                                        device=device, cancelled=cancelled):
         if torch.isnan(scores).any():
             raise RuntimeError(f"Model {model.name or type(model).__name__!r} produced NaN scores.")
-        targets = torch.as_tensor(cases.targets[lo:hi], device=scores.device)
-        ranks[lo:hi] = target_ranks(scores, targets).cpu().numpy()
+        if cases.target_indptr is None:
+            targets = torch.as_tensor(cases.targets[lo:hi], device=scores.device)
+            ranks[lo:hi] = target_ranks(scores, targets).cpu().numpy()
+        else:
+            rows, items = cases.target_pairs(lo, hi)
+            ptr = cases.target_indptr
+            ranks[ptr[lo]:ptr[hi]] = set_ranks(scores, rows, items).cpu().numpy()
         lists[lo:hi] = top_k(scores, k)[0].cpu().numpy()
         if progress is not None:
             progress(hi / n)
@@ -149,7 +187,11 @@ def scored_cases(model: "Recommender", cases: EvalCases, *, exclude_seen: bool =
                 if exclude_seen:
                     seen_rows = np.repeat(np.arange(hi - lo), np.diff(indptr[lo : hi + 1]))
                     seen = cases.history_items[indptr[lo] : indptr[hi]]
-                    other = seen != cases.targets[lo:hi][seen_rows]
+                    if cases.target_indptr is None:
+                        other = seen != cases.targets[lo:hi][seen_rows]
+                    else:  # a basket item bought before stays rankable, as a re-purchased target does
+                        rows, items = cases.target_pairs(lo, hi)
+                        other = ~np.isin(seen_rows * model.n_items + seen, rows * model.n_items + items)
                     scores = mask_items(scores, seen_rows[other], seen[other])
                 yield lo, hi, scores
     finally:
@@ -187,7 +229,8 @@ def evaluate(
         progress=progress, cancelled=cancelled,
     )
 
-    metrics = accuracy_metrics(ranks, ks)
+    per_case = case_metrics(ranks, ks, cases.target_indptr)
+    metrics = {name: m.mean(values) for name, values in per_case.items()}
     for k in ks:
         topk = lists[:, :k]
         metrics[f"coverage@{k}"] = m.coverage(topk, model.n_items)
@@ -203,5 +246,5 @@ def evaluate(
     by_segment = {}
     for name, mask in segments.items():
         mask = np.asarray(mask, dtype=bool)
-        by_segment[name] = {"users": int(mask.sum()), **accuracy_metrics(ranks[mask], ks)}
+        by_segment[name] = {"users": int(mask.sum()), **{key: m.mean(values[mask]) for key, values in per_case.items()}}
     return EvaluationResult({key: float(v) for key, v in metrics.items()}, by_segment, len(cases))

@@ -21,6 +21,11 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else 0.0
 
 
+def mean(values: np.ndarray) -> float:
+    """The mean of per-case values; 0.0 with no cases."""
+    return _mean(np.asarray(values, dtype=np.float64))
+
+
 def hit_rate(ranks: np.ndarray, k: int) -> float:
     """HR@k = mean over cases of [rank < k]."""
     ranks = np.asarray(ranks)

@@ -36,6 +36,28 @@ def target_ranks(scores: "torch.Tensor", targets: "torch.Tensor") -> "torch.Tens
     return (scores > target).sum(dim=1) + (scores == target).sum(dim=1) - 1
 
 
+#: Elements compared at once when ranking target sets (bounds memory on big catalogues).
+_RANK_BUDGET = 1 << 24
+
+
+def set_ranks(scores: "torch.Tensor", rows: np.ndarray, items: np.ndarray) -> "torch.Tensor":
+    """0-based rank of item ``items[j]`` in row ``rows[j]`` of ``scores``, for target sets (several
+    targets per row); ties pessimistic as in :func:`target_ranks`. Other targets of the same row count
+    as items above it when they score higher: a rank is a position in the list."""
+    import torch
+
+    rows_t = torch.as_tensor(rows, device=scores.device)
+    items_t = torch.as_tensor(items, device=scores.device)
+    out = torch.empty(len(rows), dtype=torch.long, device=scores.device)
+    chunk = max(1, _RANK_BUDGET // max(1, scores.shape[1]))
+    for lo in range(0, len(rows), chunk):
+        r, i = rows_t[lo:lo + chunk], items_t[lo:lo + chunk]
+        row_scores = scores[r]
+        target = row_scores.gather(1, i[:, None])
+        out[lo:lo + chunk] = (row_scores > target).sum(dim=1) + (row_scores == target).sum(dim=1) - 1
+    return out
+
+
 def top_k(
     scores: "torch.Tensor",
     k: int,

@@ -54,6 +54,7 @@ class RunOutcome:
     seconds_to_best: float
     samples_per_s: float
     metrics: dict[str, Any]
+    split: str = ""  # the split it was evaluated on (leave-one-out, last-basket, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,7 +115,7 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
                                                     cancelled)
             return RunOutcome(run_id, request.model, record.name, result.status, result.epochs, result.best_epoch,
                               result.seconds, result.seconds_to_best, result.samples_per_s,
-                              {"valid": result.valid_metrics})
+                              {"valid": result.valid_metrics}, split.kind)
         run_config = {"model": asdict(config), "train": train_config.to_dict(), "split_options": split_options}
         if item_text is not None:
             run_config["item_text"] = item_text.summary()
@@ -256,7 +257,7 @@ def fit_and_record(workspace, run, dataset_name: str, dataset, split, model, tra
     if result.status == "completed":  # nothing left to resume: the best checkpoint is what stays
         shutil.rmtree(state_dir, ignore_errors=True)
     return RunOutcome(run.id, run.model, dataset_name, result.status, result.epochs, result.best_epoch,
-                      result.seconds, result.seconds_to_best, result.samples_per_s, metrics)
+                      result.seconds, result.seconds_to_best, result.samples_per_s, metrics, split.kind)
 
 
 def resume_point(workspace, run_id) -> dict[str, int] | None:

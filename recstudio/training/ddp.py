@@ -119,12 +119,4 @@ def shutdown() -> None:
 
 def shard_cases(cases, rank: int, world_size: int):
     """Every ``world_size``-th evaluation case from ``rank`` on, as a smaller EvalCases."""
-    from recstudio.data.splits import EvalCases
-
-    idx = np.arange(rank, len(cases), world_size)
-    lo, hi = cases.history_indptr[idx], cases.history_indptr[idx + 1]
-    lengths = hi - lo
-    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    gather = np.repeat(lo - indptr[:-1], lengths) + np.arange(indptr[-1])
-    return EvalCases(users=cases.users[idx], targets=cases.targets[idx], history_indptr=indptr,
-                     history_items=cases.history_items[gather])
+    return cases.subset(np.arange(rank, len(cases), world_size))

@@ -354,14 +354,16 @@ def fit(
 def _validate_sharded(model, split, config: TrainConfig, distributed, device: str, cancelled) -> dict[str, float]:
     """Validation metrics computed by all ranks together: each ranks a shard of the cases, the ranks
     are gathered, and every rank gets the single-process figures (so all stop early alike)."""
-    from recstudio.evaluation import accuracy_metrics
-    from recstudio.evaluation.evaluate import rank_cases
+    from recstudio.evaluation.evaluate import case_metrics, rank_cases
+    from recstudio.evaluation.metrics import mean
     from recstudio.training.ddp import shard_cases
 
     shard = shard_cases(split.valid, distributed.rank, distributed.world_size)
     ranks, _ = rank_cases(model, shard, 10, exclude_seen=config.valid_exclude_seen,
                           batch_size=config.eval_batch_size, device=device, cancelled=cancelled)
-    return accuracy_metrics(distributed.gather(ranks), (10,))
+    # per-case values, gathered: a case's targets (a basket) stay together on the rank that ranked them
+    per_case = case_metrics(ranks, (10,), shard.target_indptr)
+    return {name: mean(distributed.gather(values)) for name, values in per_case.items()}
 
 
 def _unwrap(model):
