@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recstudio.data.catalogue import category_text
+
 DAY = 86_400
 POPULARITY_POINTS = 2_000  # a long tail is drawn from this many log-spaced ranks at most
 HISTORY_BINS = 40
@@ -144,6 +146,5 @@ def item_table_columns(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     blank = np.full(dataset.n_items, "", dtype=object)
     title_column = next((c for c in ("title", "name") if c in items.columns), None)
     titles = items[title_column].astype("string").fillna("").to_numpy(dtype=object) if title_column else blank
-    categories = (items["category"].astype("string").fillna("").str.replace("|", ", ", regex=False)
-                  .to_numpy(dtype=object) if "category" in items.columns else blank)
+    categories = category_text(items["category"]) if "category" in items.columns else blank
     return dataset.item_ids.astype(object), titles, categories, dataset.item_popularity()

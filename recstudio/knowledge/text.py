@@ -13,9 +13,6 @@ if TYPE_CHECKING:
 
 #: What an item says about itself by default; a field the catalogue lacks is dropped with its label.
 DEFAULT_TEMPLATE = "{title}. Category: {category}. Brand: {brand}."
-#: The catalogue stores several categories as "a|b|c" (see recstudio.data.catalogue); text reads "a, b, c".
-LIST_SEPARATOR = "|"
-LIST_JOINER = ", "
 _OPENERS = {"(": ")", "[": "]", "{": "}", '"': '"', "“": "”", "«": "»", "'": "'"}
 _LEADING_JUNK = " \t.,;:-–—|/"
 
@@ -113,8 +110,10 @@ def _column_text(items: "pd.DataFrame", field: str) -> list[str]:
     if field not in items.columns:
         return [""] * len(items)
     texts = [_as_text(v) for v in items[field].tolist()]
-    if field == "category":
-        texts = [LIST_JOINER.join(p.strip() for p in t.split(LIST_SEPARATOR) if p.strip()) for t in texts]
+    if field == "category":  # stored "a|b|c", read "a, b, c" as the window's tables show it
+        from recstudio.data.catalogue import category_text
+
+        texts = [str(t) for t in category_text(texts)]
     return texts
 
 

@@ -223,3 +223,18 @@ def test_a_new_user_states_interests_in_words(qtbot, window, shop):
     assert sum(t.startswith("Garden tool") for t in titles[:5]) >= 4  # the words, not the ids, chose them
     assert view.history_model.rowCount() == 0 and "new user" in view.user_summary.text()
     assert "no history" in view.explanation.heading.text()
+
+
+def test_the_chart_and_its_caption_clear_the_sentence_at_the_default_window_size(qtbot, window, shop):
+    """At 1280 x 820 the chart's minimum height pushed the sentence below it onto the axis caption."""
+    window.resize(1280, 820)
+    view = open_user(qtbot, window, shop, "u7")
+    panel = view.explanation
+    qtbot.wait(50)
+    chart, sentence = panel.plot.geometry(), panel.text.geometry()
+    assert chart.bottom() < sentence.top(), (chart, sentence)
+    axis = panel.plot.getAxis("bottom")
+    caption = axis.label.toPlainText().strip()
+    assert "(x" not in caption and caption.startswith(("contribution", "score contribution"))
+    box = axis.label.mapRectToScene(axis.label.boundingRect())
+    assert box.right() <= panel.plot.viewport().width() + 0.5

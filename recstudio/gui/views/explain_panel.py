@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPus
 
 #: Bars shown in the chart: the events with the largest |value|.
 CHART_BARS = 8
+#: The x axis caption, longest first: the first that fits the axis' width is shown (a narrow pane cut it).
+AXIS_CAPTIONS = ("contribution to the score", "score contribution", "contribution")
 POSITIVE, NEGATIVE = QColor(27, 120, 55), QColor(178, 24, 43)  # green / red (ColorBrewer PRGn/RdBu ends)
 
 
@@ -63,7 +65,11 @@ class ExplanationPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=False, alpha=0.2)
-        self.plot.setLabel("bottom", "contribution to the score")
+        self.plot.setLabel("bottom", AXIS_CAPTIONS[0])
+        bottom = self.plot.getAxis("bottom")
+        # pyqtgraph's scale factor ("(x0.001)") made the caption too long for the pane; the ticks say 0.002
+        bottom.enableAutoSIPrefix(False)
+        bottom.geometryChanged.connect(self._fit_axis_caption)
         self.plot.hide()  # until there is something to draw
         left = self.plot.getAxis("left")
         left.setWidth(150)
@@ -73,7 +79,7 @@ class ExplanationPanel(QWidget):
         left.setStyle(tickFont=small, textFillLimits=[(0, 1.0)], hideOverlappingLabels=False,
                       autoReduceTextSpace=False)
         self._label_metrics = QFontMetrics(small)  # labels wider than the axis would not be drawn at all
-        self.plot.setMinimumHeight(180)
+        self.plot.setMinimumHeight(130)  # more squeezed the sentence below onto the axis caption
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
         self.plot.addItem(self.bars)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen((120, 120, 120), width=1)))
@@ -162,6 +168,14 @@ class ExplanationPanel(QWidget):
         self.source.setToolTip(text.candidate or "")
         self.source.setText(f"Written by: {origin} · {a.method}, {a.evaluations:,} evaluations")
         self.export_button.setEnabled(True)
+
+    def _fit_axis_caption(self) -> None:
+        axis = self.plot.getAxis("bottom")
+        metrics = QFontMetrics(axis.label.font())
+        room = axis.width() - 8  # the text item's own margins
+        caption = next((c for c in AXIS_CAPTIONS if metrics.horizontalAdvance(c) <= room), AXIS_CAPTIONS[-1])
+        if caption != axis.labelText:
+            self.plot.setLabel("bottom", caption)
 
     def language_model_path(self) -> str | None:
         return self.lm_edit.text().strip() or None

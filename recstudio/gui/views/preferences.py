@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
 )
 
 from recstudio.gui.context import AppContext
+from recstudio.gui.windows import centre_on_first_show
 
 
 class PreferencesDialog(QDialog):
@@ -48,6 +49,7 @@ class PreferencesDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(buttons)
         self.resize(460, self.sizeHint().height())
+        centre_on_first_show(self)
 
     def accept(self) -> None:
         self.context.set_train_at_full_speed(self.full_radio.isChecked())

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QFileDialog, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
-    QPushButton, QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QDialog, QFileDialog, QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
+    QVBoxLayout, QWidget,
 )
 
 from recstudio.data import preview as read_preview
@@ -19,6 +18,8 @@ from recstudio.gui.views.import_dialog.panels import CataloguePanel, CleaningPan
 from recstudio.gui.views.import_dialog.presenter import (
     CATALOGUE_FILTER, ERROR_STYLE, MUTED_STYLE, describe_source, import_request, report_html,
 )
+from recstudio.gui.views.import_dialog.preview import PreviewTable
+from recstudio.gui.windows import centre_on_first_show
 
 
 class ImportDialog(QDialog):
@@ -43,6 +44,7 @@ class ImportDialog(QDialog):
         self._building = True
         self.setWindowTitle(f"Import {Path(self.path).name}")
         self.resize(1040, 760)
+        centre_on_first_show(self)
 
         try:
             self.preview = read_preview(self.path)
@@ -177,23 +179,9 @@ class ImportDialog(QDialog):
         layout.addWidget(self.progress_widget)
         layout.addLayout(buttons)
         self._update_header_roles()
-        self.preview_table.resizeColumnsToContents()
-        for column in range(self.preview_table.columnCount()):  # room to breathe, not a wall of narrow cells
-            width = self.preview_table.columnWidth(column)
-            self.preview_table.setColumnWidth(column, min(max(width + 16, 110), 320))
 
     def _build_preview_table(self) -> None:
-        rows, columns = self.preview.rows, self.preview.columns
-        self.preview_table = QTableWidget(len(rows), len(columns))
-        self.preview_table.setObjectName("previewTable")
-        self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.preview_table.setAlternatingRowColors(True)
-        self.preview_table.verticalHeader().setDefaultSectionSize(22)
-        for r in range(len(rows)):
-            for c in range(len(columns)):
-                value = rows.iloc[r, c]
-                self.preview_table.setItem(r, c, QTableWidgetItem("" if pd.isna(value) else str(value)))
-        self.preview_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.preview_table = PreviewTable(self.preview.rows)  # columns fill the width as the dialog resizes
 
     def _build_report(self) -> None:
         self.report_label = QLabel()
@@ -292,6 +280,7 @@ class ImportDialog(QDialog):
         by_column = {column: role for role, column in self.roles().as_dict().items()}
         labels = [f"{c}\n→ {by_column[c]}" if c in by_column else f"{c}\n" for c in self.preview.columns]
         self.preview_table.setHorizontalHeaderLabels(labels)
+        self.preview_table.fit_columns()  # a role's name can widen its header
 
     def _browse_catalogue(self) -> None:
         start = self.catalogue_path() or self.context.last_folder("catalogue") or str(Path(self.path).parent)

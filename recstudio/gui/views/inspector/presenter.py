@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from recstudio.data.catalogue import category_text
+
 #: Model evaluations per explanation (shap's permutation budget beyond 10 events; exact below).
 EXPLAIN_MAX_EVALS = 1000
 #: Run statuses whose best checkpoint can be inspected.
@@ -165,6 +167,8 @@ def history_rows(history, *, held_out_used: bool, newest_first: bool = True) -> 
             text[column] = [("" if v != v else f"{v:g}") for v in values.tolist()]
         elif column == "part":
             text[column] = ["test (held-out)" if v == "test" else v for v in values.tolist()]
+        elif column == "category":
+            text[column] = category_text(values).tolist()
         else:
             text[column] = values.astype(str).tolist()
     n = len(history)
@@ -174,7 +178,7 @@ def history_rows(history, *, held_out_used: bool, newest_first: bool = True) -> 
     rows = [[text[c][i] for _, c in columns] for i in order]
     display = {i: r for r, i in enumerate(order)}
     titles = history["title"].astype(str).tolist()
-    categories = history["category"].astype(str).tolist() if "category" in history.columns else [""] * n
+    categories = text.get("category", [""] * n)
     items = history["item_id"].astype(str).tolist()
     tooltips = {display[i]: f"{titles[i]}{' — ' + categories[i] if categories[i] else ''} (item {items[i]})"
                 for i in range(n)}
@@ -196,8 +200,9 @@ def recommendation_rows(rec) -> dict[str, Any]:
     rows, tint, tooltips = [], set(), {}
     for n, item in enumerate(rec.items):
         marker = "◆ held-out" if item["held_out"] else ""
-        rows.append([str(item["rank"]), item["title"], item["category"], format_score(item["score"]), marker])
-        tooltips[n] = f"{item['title']} — {item['category'] or 'no category'} (item {item['item_id']})"
+        category = category_text(item["category"])
+        rows.append([str(item["rank"]), item["title"], category, format_score(item["score"]), marker])
+        tooltips[n] = f"{item['title']} — {category or 'no category'} (item {item['item_id']})"
         if item["held_out"]:
             tint.add(n)
             tooltips[n] += " — the user's held-out test item"
@@ -209,7 +214,7 @@ def query_rows(rec) -> dict[str, Any]:
     """Table content for a list from words (no ranks in a split, no held-out item)."""
     rows, tooltips = [], {}
     for n, item in enumerate(rec.items):
-        category = item.get("category", "")
+        category = category_text(item.get("category", ""))
         rows.append([str(n + 1), item["title"], category, format_score(item["score"]), ""])
         tooltips[n] = f"{item['title']} — {category or 'no category'} (item {item['item_id']})"
     return {"headers": list(RECOMMENDATION_HEADERS), "rows": rows, "tooltips": tooltips,

@@ -249,10 +249,11 @@ def hint_label(text: str = "", name: str | None = None) -> QLabel:
 
 
 def fit_columns(table: QTableView, stretch: str, capped: tuple[str, ...] = ("Category",),
-                cap: int = 230) -> None:
+                cap: int = 230, hide_empty: tuple[str, ...] = ("Category",)) -> None:
     """Columns as wide as their longest text (measured here from the strings: Qt's ResizeToContents
     asks ``data()`` for every row, ~14k Python calls per user); ``stretch`` takes the rest and
-    ``capped`` ones (long category lists) stop at ``cap`` pixels, so titles are not squeezed."""
+    ``capped`` ones (long category lists) stop at ``cap`` pixels, so titles are not squeezed.
+    ``hide_empty`` ones are hidden when no row has a value (a catalogue without categories)."""
     model: TextTableModel = table.model()
     header = table.horizontalHeader()
     font = QFont(table.font())
@@ -260,6 +261,7 @@ def fit_columns(table: QTableView, stretch: str, capped: tuple[str, ...] = ("Cat
     metrics = QFontMetrics(font)
     sample = model.rows[:2000]
     for column, name in enumerate(model.headers):
+        table.setColumnHidden(column, name in hide_empty and not any(row[column] for row in model.rows))
         if name == stretch:
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
             continue
