@@ -117,3 +117,49 @@ def test_view_follows_the_current_dataset(qtbot, window, ml100k, tmp_path):
     assert view.item_filter.text() == "" and view.item_model.rowCount() == 9  # a new dataset, a fresh search
     window.context.set_dataset(None)
     assert view.stack.currentWidget() is view.empty
+
+
+def test_a_large_dataset_is_read_in_the_background_then_shown(qtbot, window, ml100k, monkeypatch):
+    from recstudio.gui.views import dataset as dataset_view
+
+    monkeypatch.setattr(dataset_view, "BACKGROUND_EVENTS", 10_000)  # ml-100k counts as large here
+    interactions, items = ml100k
+    record, _ = import_or_reuse(window.context.workspace, ImportRequest(str(interactions), str(items)))
+    window.show_page("data")
+    view = window.pages["data"]
+    window.context.set_dataset(record)
+    assert view.loading and view.stack.currentWidget() is view.empty
+    assert "Reading" in view.empty.text() and "100,000 events" in view.empty.text()
+    qtbot.waitUntil(lambda: view.stack.currentIndex() == 1, timeout=30_000)
+    assert view.summary_values["users"].text() == "943"
+    assert view.item_model.rowCount() == 1682 and view.item_model.index(0, 1).data() == "Star Wars"
+    window.context.set_dataset(None)  # a dataset closed while another is being read shows nothing stale
+    assert view.stack.currentWidget() is view.empty and not view.loading
+
+
+def test_item_table_sorts_and_searches_fifty_thousand_items(qtbot):
+    from recstudio.gui.views.dataset import ItemTableModel
+
+    n = 50_000
+    rng = np.random.default_rng(0)
+    ids = np.array([str(100_000 + i) for i in rng.permutation(n)], dtype=object)
+    titles = np.array([f"{('red', 'Blue', 'green')[i % 3]} thing {i}" for i in range(n)], dtype=object)
+    categories = np.array([("Home", "Toys", "")[i % 3] for i in range(n)], dtype=object)
+    events = rng.integers(0, 1000, n)
+    model = ItemTableModel()
+    model.set_items(ids, titles, categories, events)
+    assert model.rowCount() == n and model.total == n
+    shown = [int(model.index(r, 3).data().replace(",", "")) for r in range(50)]
+    assert shown == sorted(events.tolist(), reverse=True)[:50]  # most events first
+    model.sort(0, Qt.SortOrder.AscendingOrder)
+    assert [model.index(r, 0).data() for r in range(3)] == ["100000", "100001", "100002"]
+    model.sort(1, Qt.SortOrder.DescendingOrder)
+    first = [model.index(r, 1).data().lower() for r in range(200)]
+    assert first == sorted(first, reverse=True) and first[0].startswith("red")
+    model.set_filter("BLUE thing 4999")
+    found = sorted(model.index(r, 1).data() for r in range(model.rowCount()))
+    assert found == sorted(f"Blue thing {i}" for i in range(n) if i % 3 == 1 and str(i).startswith("4999"))
+    model.set_filter("toys")  # the category is searched too
+    assert model.rowCount() == len([i for i in range(n) if i % 3 == 1])
+    model.set_filter("")
+    assert model.rowCount() == n and model.index(0, 1).data().lower() == first[0]

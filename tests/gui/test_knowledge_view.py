@@ -39,7 +39,9 @@ def test_map_the_catalogue_and_find_neighbours(qtbot, window):
     view.template.setText("{title}. Genres: {category}.")
     qtbot.mouseClick(view.map_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.map is not None, timeout=300_000)
-    assert len(view.scatter.data) == record.n_items == len(view.map.titles)
+    assert sum(len(layer.data) for layer in view.layers) == record.n_items == len(view.map.titles)
+    drawn = np.sort(np.concatenate([layer.data["data"].astype(int) for layer in view.layers]))
+    np.testing.assert_array_equal(drawn, np.arange(record.n_items))  # every item once, under its own index
     assert np.isfinite(view.map.coords).all() and view.map.coords.std(axis=0).min() > 0
     assert view._legend_items  # categories have colours
     # the tooltip names the item under the mouse
@@ -60,3 +62,31 @@ def test_map_the_catalogue_and_find_neighbours(qtbot, window):
     view.build_map()
     qtbot.waitUntil(lambda: view.map is not None, timeout=60_000)
     np.testing.assert_allclose(view.map.coords, first, atol=1e-4)
+
+
+def test_a_large_map_is_drawn_whole_a_slice_at_a_time(qtbot, window):
+    from recstudio.gui.views.knowledge import DRAW_SLICE, category_colours
+    from recstudio.knowledge.maps import ItemMap
+
+    n = 3 * DRAW_SLICE + 17
+    rng = np.random.default_rng(0)
+    groups = [("Home", "Toys", "Garden", "")[i % 4] for i in range(n)]
+    item_map = ItemMap(rng.normal(size=(n, 2)), (0.2, 0.1), rng.normal(size=(n, 8)).astype(np.float32),
+                       [f"text {i}" for i in range(n)], [f"title {i}" for i in range(n)], groups, "test")
+    window.show_page("knowledge")
+    view = window.pages["knowledge"]
+    view.show_map(item_map, None)
+    assert view.drawing  # the rest follows as the event loop turns
+    qtbot.waitUntil(lambda: not view.drawing, timeout=10_000)
+    drawn = np.sort(np.concatenate([layer.data["data"].astype(int) for layer in view.layers]))
+    np.testing.assert_array_equal(drawn, np.arange(n))
+    colours = category_colours(groups)
+    names = [layer.name() for layer in view._legend_items]
+    assert names == list(colours) + ["other / none"]
+    for layer in view._legend_items:  # each layer holds exactly its category's items
+        members = {groups[i] for i in layer.data["data"].astype(int)}
+        assert members == ({layer.name()} if layer.name() in colours else {""})
+    assert view._tip(0, 0, 5).startswith("title 5")
+    view.show_map(item_map, None)  # a new map replaces the one being drawn, nothing doubled
+    qtbot.waitUntil(lambda: not view.drawing, timeout=10_000)
+    assert sum(len(layer.data) for layer in view.layers) == n

@@ -16,8 +16,13 @@ from recstudio.data.stats import (  # noqa: F401 (re-exported: the import dialog
     DatasetPlots, SummaryItem, dataset_summary, item_table_columns, plot_data, sparsity, time_span_text,
 )
 from recstudio.errors import RecStudioError
+from recstudio.gui.dataset_page import DatasetPage, ItemTable, dataset_page_job, item_table, page_data
+from recstudio.gui.jobs import JobRunner
 
 ACCENT = "#3b73b9"
+#: Datasets with more events than this are read and summarised in a background job (at 1M events that is
+#: half a second the window would otherwise freeze for); smaller ones are shown at once.
+BACKGROUND_EVENTS = 200_000
 
 
 # the item table ---------------------------------------------------------------------------------
@@ -38,16 +43,17 @@ class ItemTableModel(QAbstractTableModel):
         self._rows = np.zeros(0, dtype=np.int64)  # the items shown, in the sort order
         self._filter = ""
         self._sort: tuple[int, Qt.SortOrder] = (3, Qt.SortOrder.DescendingOrder)
-        self._sort_keys: dict[int, np.ndarray] = {}
+        self._sort_keys: dict[int, np.ndarray] = {}  # column -> ascending order of the items
 
     def set_items(self, ids, titles, categories, events) -> None:
+        self.set_table(item_table(ids, titles, categories, events))
+
+    def set_table(self, table: ItemTable) -> None:
+        """Show ``table`` (its search text and sort orders worked out already, e.g. in a job)."""
         self.beginResetModel()
-        self._columns = [np.asarray(ids, dtype=object), np.asarray(titles, dtype=object),
-                         np.asarray(categories, dtype=object), np.asarray(events, dtype=np.int64)]
-        self._haystack = (pd.Series(self._columns[0], dtype="str") + "\x1f"
-                          + pd.Series(self._columns[1], dtype="str") + "\x1f"
-                          + pd.Series(self._columns[2], dtype="str")).str.lower()
-        self._sort_keys = {}
+        self._columns = list(table.columns)
+        self._haystack = table.haystack
+        self._sort_keys = dict(enumerate(table.orders))
         self._order = self._sorted(*self._sort)
         self._rows = self._visible()
         self.endResetModel()
@@ -55,6 +61,11 @@ class ItemTableModel(QAbstractTableModel):
     @property
     def total(self) -> int:
         return len(self._columns[3])
+
+    @property
+    def has_categories(self) -> bool:
+        """Whether any item has a category (the Category column is hidden otherwise)."""
+        return bool(np.any(self._columns[2] != ""))
 
     def set_filter(self, text: str) -> None:
         """Show the items whose id, title or category contains ``text`` (case-insensitive)."""
@@ -70,18 +81,7 @@ class ItemTableModel(QAbstractTableModel):
         return self._order[mask[self._order]]
 
     def _sorted(self, column: int, order: Qt.SortOrder) -> np.ndarray:
-        if column not in self._sort_keys:
-            values = self._columns[column]
-            if column == 3:
-                key = values
-            else:
-                numbers = pd.to_numeric(pd.Series(values), errors="coerce")
-                if column == 0 and numbers.notna().all():  # numeric ids sort as numbers
-                    key = numbers.to_numpy()
-                else:
-                    key = pd.Series(values, dtype="str").str.lower().to_numpy(dtype=object)
-            self._sort_keys[column] = np.argsort(key, kind="stable")
-        order_ = self._sort_keys[column]
+        order_ = self._sort_keys.get(column, np.zeros(0, dtype=np.int64))  # item_table() sorted every column
         return order_[::-1].copy() if order == Qt.SortOrder.DescendingOrder else order_
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -189,6 +189,9 @@ class DatasetView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
         context.dataset_changed.connect(self._dataset_changed)
+        self.runner = JobRunner(self)  # reads a large dataset off the GUI thread
+        self.runner.result.connect(lambda _name, page: self._show_page(page))
+        self.runner.error.connect(self._load_failed)
         self._filter_timer = QTimer(self, singleShot=True, interval=150)
         self._filter_timer.timeout.connect(self.apply_filter)
 
@@ -350,17 +353,46 @@ class DatasetView(QWidget):
             self.refresh()
 
     def refresh(self) -> None:
-        """Show the context's current dataset (loaded once and shared with the other views)."""
+        """Show the context's current dataset: at once when it is small, else once a background job
+        has read and summarised it (the latest dataset asked for wins)."""
         self._dirty = False
         record = self.context.dataset
         if record is None:
+            self.runner.discard()
             self._show_empty("Open a dataset from the Start page")
             return
-        try:
-            dataset = self.context.load_dataset()
-        except RecStudioError as exc:
-            self._show_empty(f"Dataset {record.name!r} could not be opened: {exc}")
+        if record.n_events > BACKGROUND_EVENTS:
+            if self._shown_id != record.id:
+                self._show_empty(f"Reading {record.name} ({record.n_events:,} events)…")
+            self.runner.start("Dataset", dataset_page_job, str(self.context.workspace_path), record,
+                              cancellable=False, replace=True, lower_priority=False)
             return
+        self.runner.discard()
+        try:
+            page = page_data(record, self.context.load_dataset())
+        except RecStudioError as exc:
+            self._load_failed("Dataset", exc)
+            return
+        self._show_page(page)
+
+    @property
+    def loading(self) -> bool:
+        """A dataset is being read in the background."""
+        return self.runner.busy
+
+    def _load_failed(self, _name: str, exc) -> None:
+        record = self.context.dataset
+        name = record.name if record is not None else "?"
+        if not isinstance(exc, RecStudioError):  # a bug: its traceback in a dialog
+            from recstudio.gui.context import show_error
+
+            show_error(self, "Dataset", exc)
+        self._show_empty(f"Dataset {name!r} could not be opened: {exc}")
+
+    def _show_page(self, page: DatasetPage) -> None:
+        record = page.record
+        if self.context.dataset is None or self.context.dataset.id != record.id:
+            return  # another dataset was chosen meanwhile
         if record.id != self._shown_id:
             self.item_filter.blockSignals(True)
             self.item_filter.clear()  # a search for one dataset's items means nothing in another
@@ -369,12 +401,16 @@ class DatasetView(QWidget):
         self.title.setText(record.name)
         self.subtitle.setText(f"Imported {self._imported(record)} from {record.source}")
         self.subtitle.setToolTip(record.source)
-        for item in dataset_summary(record, dataset):
+        for item in page.summary:
             label = self.summary_values[item.key]
             label.setText(item.value)
             label.setToolTip(item.tip)
-        self._show_plots(plot_data(dataset))
-        self.item_model.set_items(*item_table_columns(dataset))
+        self._show_plots(page.plots)
+        self.item_model.set_table(page.items)
+        categories = self.item_model.has_categories
+        self.item_table.setColumnHidden(2, not categories)
+        self.item_filter.setPlaceholderText("Filter by id, title or category…" if categories
+                                            else "Filter by id or title…")
         self.apply_filter()
         self.stack.setCurrentIndex(1)
 

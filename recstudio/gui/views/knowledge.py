@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSplitter, QStackedWidget, QTableWidget,
@@ -24,6 +24,9 @@ JOB_NAME = "Item text map"
 #: Categories drawn in their own colour (the most common ones); the rest share a grey.
 MAX_COLOURED = len(RUN_COLOURS)
 OTHER_COLOUR = "#b0b0b0"
+#: Points added to the map per turn of the event loop: pyqtgraph spends a Python loop iteration per point
+#: adding them (0.4 s for 50k), so a large catalogue is drawn in slices and the window keeps answering.
+DRAW_SLICE = 4000
 
 
 def category_colours(groups: list[str]) -> dict[str, str]:
@@ -74,14 +77,17 @@ class KnowledgeView(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setTitle("Item text, first two principal components",
                            color=self.palette().color(QPalette.ColorRole.Text), size="10pt")
-        self.scatter = pg.ScatterPlotItem(size=7, pen=None, hoverable=True, hoverSize=11,
-                                          hoverPen=pg.mkPen(self.palette().color(QPalette.ColorRole.Text), width=1.5),
-                                          tip=self._tip)
-        self.scatter.sigClicked.connect(self._clicked)
-        self.plot.addItem(self.scatter)
+        # one scatter per colour (the most common categories, then the rest in grey): a per-point brush
+        # list costs pyqtgraph a Python loop per point (0.4 s for 50k items), one brush per layer does not
+        self.layers: list[pg.ScatterPlotItem] = []
         self.selected_marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#000000", width=2), brush=None, symbol="o")
+        self.selected_marker.setZValue(10)
         self.plot.addItem(self.selected_marker)
-        self._legend_items: list[pg.PlotDataItem] = []
+        self._legend_items: list[pg.ScatterPlotItem] = []  # the layers named in the legend
+        self._colours: dict[str, str] = {}
+        self._to_draw: list[tuple[pg.ScatterPlotItem, np.ndarray, np.ndarray]] = []  # (layer, coords, items)
+        self._draw_timer = QTimer(self, singleShot=True, interval=0)
+        self._draw_timer.timeout.connect(self._draw_slice)
 
         self.selected_label = QLabel("Click an item on the map to see the items whose text is nearest.")
         self.selected_label.setObjectName("selectedItem")
@@ -142,12 +148,27 @@ class KnowledgeView(QWidget):
     def _clear(self) -> None:
         self.map = None
         self._map_for = None
-        self.scatter.setData([], [])
+        self._draw_timer.stop()
+        self._to_draw = []
         self.selected_marker.setData([], [])
         self.neighbours.setRowCount(0)
-        for item in self._legend_items:
-            self.plot.removeItem(item)
-        self._legend_items = []
+        for layer in self.layers:
+            self.plot.removeItem(layer)  # and its legend entry
+        self.layers, self._legend_items, self._colours = [], [], {}
+
+    def _add_layer(self, coords: np.ndarray, indices: np.ndarray, brush, name: str | None) -> None:
+        layer = pg.ScatterPlotItem(size=7, pen=None, brush=brush, hoverable=True, hoverSize=11,
+                                   hoverPen=pg.mkPen(self.palette().color(QPalette.ColorRole.Text), width=1.5),
+                                   tip=self._tip, name=name)
+        layer.setData(pos=np.zeros((0, 2)), data=np.zeros(0, dtype=np.int64))
+        for start in range(0, len(indices), DRAW_SLICE):
+            part = indices[start:start + DRAW_SLICE]
+            self._to_draw.append((layer, coords[part], part))
+        layer.sigClicked.connect(self._clicked)
+        self.plot.addItem(layer)
+        self.layers.append(layer)
+        if name is not None:
+            self._legend_items.append(layer)
 
     # the job --------------------------------------------------------------------------------
     def build_map(self) -> bool:
@@ -182,23 +203,24 @@ class KnowledgeView(QWidget):
     def show_map(self, item_map, dataset_id: int | None) -> None:
         self._clear()
         self.map, self._map_for = item_map, dataset_id
-        colours = category_colours(item_map.groups)
-        brushes = {name: pg.mkBrush(QColor(colour).red(), QColor(colour).green(), QColor(colour).blue(), 190)
-                   for name, colour in colours.items()}
-        other = pg.mkBrush(OTHER_COLOUR)
-        self.scatter.setData(pos=item_map.coords, data=np.arange(len(item_map.titles)),
-                             brush=[brushes.get(g, other) for g in item_map.groups])
-        legend = self.plot.legend
+        colours = self._colours = category_colours(item_map.groups)
+        groups = np.asarray(item_map.groups, dtype=object)
+        coords = np.asarray(item_map.coords)
+        in_colour = np.zeros(len(groups), dtype=bool)
+        layers = []
         for name, colour in colours.items():
-            entry = pg.PlotDataItem([], [], pen=None, symbol="o", symbolBrush=brushes[name], symbolPen=None,
-                                    symbolSize=8, name=name)
-            self.plot.addItem(entry)
-            self._legend_items.append(entry)
-        if colours and (len(set(item_map.groups) - {""}) > len(colours) or "" in item_map.groups):
-            entry = pg.PlotDataItem([], [], pen=None, symbol="o", symbolBrush=other, symbolPen=None, symbolSize=8,
-                                    name="other / none")
-            self.plot.addItem(entry)
-            self._legend_items.append(entry)
+            members = groups == name
+            in_colour |= members
+            layers.append((np.flatnonzero(members), pg.mkBrush(QColor(colour).red(), QColor(colour).green(),
+                                                               QColor(colour).blue(), 190), name))
+        for indices, brush, name in layers:
+            self._add_layer(coords, indices, brush, name)
+        rest = np.flatnonzero(~in_colour)
+        if len(rest):  # drawn under the coloured ones; in the legend only beside named colours
+            self._add_layer(coords, rest, pg.mkBrush(OTHER_COLOUR), "other / none" if colours else None)
+            self.layers[-1].setZValue(-1)
+        self._draw_slice()  # the first slice now (a small catalogue is drawn whole), the rest as the loop turns
+        legend = self.plot.legend
         if legend is not None:
             legend.setVisible(bool(self._legend_items))
         self.neighbours.setColumnHidden(1, not colours)  # a catalogue without categories
@@ -209,6 +231,20 @@ class KnowledgeView(QWidget):
         coloured = ", coloured by category" if colours else " (one colour: the catalogue has no category column)"
         self.status.setText(f"{len(item_map.titles):,} items encoded by {item_map.encoder or 'the text encoder'}"
                             f"{coloured}. Hover a point for its item; click it for its nearest neighbours.")
+
+    @property
+    def drawing(self) -> bool:
+        """Points of the map are still being added."""
+        return bool(self._to_draw)
+
+    def _draw_slice(self) -> None:
+        budget = DRAW_SLICE
+        while self._to_draw and budget > 0:
+            layer, coords, items = self._to_draw.pop(0)
+            layer.addPoints(pos=coords, data=items)
+            budget -= len(items)
+        if self._to_draw:
+            self._draw_timer.start()
 
     def _tip(self, x, y, data) -> str:
         if self.map is None:
@@ -229,7 +265,7 @@ class KnowledgeView(QWidget):
         self.selected_label.setText(f"<b>{self.map.titles[index]}</b><br>{self.map.texts[index]}")
         near = self.map.nearest(index, k)
         self.neighbours.setRowCount(len(near))
-        colours = category_colours(self.map.groups)
+        colours = self._colours
         for row, (j, sim) in enumerate(near):
             title = QTableWidgetItem(self.map.titles[j])
             title.setToolTip(self.map.texts[j])
