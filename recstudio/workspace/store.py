@@ -119,13 +119,11 @@ class Workspace:
         far the curves of running runs have grown."""
         datasets = tuple(row[0] for row in self.db.execute("SELECT id FROM datasets ORDER BY id"))
         runs = tuple(self.db.execute("SELECT id, status, finished_at FROM runs ORDER BY id").fetchall())
-        running = [run_id for run_id, status, _ in runs if status == "running"]
         curves = ()
-        if running:
-            marks = ",".join("?" * len(running))
+        if any(status == "running" for _id, status, _f in runs):
             curves = tuple(self.db.execute(
-                f"SELECT run_id, MAX(id) FROM curve WHERE run_id IN ({marks}) GROUP BY run_id ORDER BY run_id",
-                running).fetchall())
+                "SELECT c.run_id, MAX(c.id) FROM curve c JOIN runs r ON r.id = c.run_id "
+                "WHERE r.status = 'running' GROUP BY c.run_id ORDER BY c.run_id").fetchall())
         return WorkspaceSignature(datasets, runs, curves)
 
     def __enter__(self) -> Workspace:
