@@ -370,15 +370,8 @@ class TrainingView(QWidget):
         except RecStudioError as exc:
             self._set_status(str(exc), "error")
             return False
-        if not self.context.runner.start(JOB_NAME, tasks.train_task, request,
-                                         lower_priority=not self.context.train_at_full_speed):
-            self._set_status("Another job is running; try again when it has finished.", "warning")
+        if not self._start_job(request, None, f"Current run · {request.model}"):
             return False
-        self._running = True
-        self._request = request
-        self._live_run_id = None
-        self._outcome_status = None
-        self.live.reset(f"Current run · {request.model}")
         self.log.clear()
         self._log(f"Starting {self.model_combo.currentText()} on dataset {self.context.dataset.name!r} "
                   f"({self.split_combo.currentText().lower()} split, device {request.device}).")
@@ -409,15 +402,8 @@ class TrainingView(QWidget):
                              "or failed) after at least one epoch can.", "warning")
             return False
         request = resume_request(run, self.device_combo.currentData(), str(self.context.workspace_path))
-        if not self.context.runner.start(JOB_NAME, tasks.train_task, request,
-                                         lower_priority=not self.context.train_at_full_speed):
-            self._set_status("Another job is running; try again when it has finished.", "warning")
+        if not self._start_job(request, run.id, f"Run {run.id} · {run.model} (resumed)"):
             return False
-        self._running = True
-        self._request = request
-        self._live_run_id = run.id
-        self._outcome_status = None
-        self.live.reset(f"Run {run.id} · {run.model} (resumed)")
         self.live.show_earlier([p for p in self.context.workspace.curve(run.id) if p.step <= point["step"]])
         self.log.clear()
         self._log(f"Resuming run {run.id} ({run.model} on {run.dataset_name!r}) after epoch {point['epoch']} "
@@ -426,6 +412,19 @@ class TrainingView(QWidget):
         self._set_status(f"Resuming run {run.id}…")
         self._update_controls()
         self.context.navigate.emit("train")
+        return True
+
+    def _start_job(self, request, live_run_id: int | None, title: str) -> bool:
+        """Start the training job (lowered priority unless Preferences say full speed) and reset the live plot."""
+        if not self.context.runner.start(JOB_NAME, tasks.train_task, request,
+                                         lower_priority=not self.context.train_at_full_speed):
+            self._set_status("Another job is running; try again when it has finished.", "warning")
+            return False
+        self._running = True
+        self._request = request
+        self._live_run_id = live_run_id
+        self._outcome_status = None
+        self.live.reset(title)
         return True
 
     def stop_training(self) -> None:
