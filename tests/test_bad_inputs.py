@@ -18,7 +18,7 @@ import random
 import shutil
 import sqlite3
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -121,6 +121,12 @@ def order_kept(user: str, items: list[str]) -> Callable:
     return check
 
 
+def encoded_as(encoding: str) -> Callable:
+    def check(dataset, report):
+        assert report["encoding"] == encoding, report["encoding"]
+    return check
+
+
 def both(*checks: Callable) -> Callable:
     def check(dataset, report):
         for c in checks:
@@ -140,14 +146,26 @@ def encoding_cases() -> list[Case]:
         ok("utf8-bom-tab", codecs.BOM_UTF8 + utf8(table(sep="\t"))),
         ok("latin1", text.encode("latin-1"), acc_users, acc_items, 3, check=warned("latin-1")),
         ok("cp1252-euro-sign", table([("u1", "€5 voucher", "2021-01-01"), ("u2", "€5 voucher", "2021-01-02")])
-           .encode("cp1252"), {"u1", "u2"}, {"€5 voucher".encode("cp1252").decode("latin-1")}, 2),
+           .encode("cp1252"), {"u1", "u2"}, {"€5 voucher"}, 2, check=warned("windows-1252")),
+        ok("cp1252-curly-quotes", table([("u1", "“i1” café", "2021-01-01"), ("u2", "“i1” café", "2021-01-02"),
+                                         ("u2", "‘i2’ – naïve", "2021-01-03")]).encode("cp1252"),
+           {"u1", "u2"}, {"“i1” café", "‘i2’ – naïve"}, 3, check=warned("windows-1252")),
+        err("utf8-and-latin1-lines", utf8(table(accented[:2])) + table(accented[2:], header=None).encode("latin-1"),
+            "line 2 is UTF-8 but line 4 is not"),
+        err("latin1-then-utf8-after-64k",
+            table([(f"usér{i % 50}", f"i{i % 70}", f"2021-01-{1 + i % 28:02d}") for i in range(6000)]).encode("latin-1")
+            + utf8(table([("usér", "café", "2021-02-01")], header=None)), "line 6,002 is UTF-8 but line 2 is not"),
         ok("bom-then-latin1-body", codecs.BOM_UTF8 + text.encode("latin-1"), acc_users, acc_items, 3),
         ok("double-bom", codecs.BOM_UTF8 * 2 + utf8(table())),
         ok("bom-inside-gzip", gz(codecs.BOM_UTF8 + utf8(table())), suffix=".csv.gz"),
-        err("utf16-le-bom", codecs.BOM_UTF16_LE + table().encode("utf-16-le"), "utf-16"),
-        err("utf16-be-bom", codecs.BOM_UTF16_BE + table().encode("utf-16-be"), "utf-16"),
-        err("utf16-no-bom", table().encode("utf-16-le"), "binary"),
-        err("utf32", table().encode("utf-32"), "utf-16"),
+        ok("utf16-le-bom", codecs.BOM_UTF16_LE + text.encode("utf-16-le"), acc_users, acc_items, 3,
+           check=encoded_as("utf-16")),
+        ok("utf16-be-bom", codecs.BOM_UTF16_BE + text.encode("utf-16-be"), acc_users, acc_items, 3,
+           check=encoded_as("utf-16")),
+        ok("utf16-le-bom-tab-crlf-gzip", gz(codecs.BOM_UTF16_LE + table(sep="\t", eol="\r\n").encode("utf-16-le")),
+           suffix=".tsv.gz"),
+        ok("utf16-no-bom", table().encode("utf-16-le"), check=encoded_as("utf-16-le")),
+        ok("utf32", text.encode("utf-32"), acc_users, acc_items, 3, check=encoded_as("utf-32")),
         ok("shift-jis-ids", table([("ユーザー", "商品", "2021-01-01"), ("ユーザー", "本", "2021-01-02")]).encode("shift_jis"),
            users=None, items=None, events=2),
         ok("emoji-rtl-zero-width-ids", utf8(table([("👩‍💻", "\u202eabc", "2021-01-01"), ("👩‍💻", "x\u200by", "2021-01-02")])),

@@ -67,6 +67,8 @@ _PATTERNS = {
 _NOT_BY_CONTENT = re.compile(r"(id|code|no|num|number|key|flag|index|idx)$|price|cost|amount|revenue|sales|total")
 _MAX_RATING = 10
 _MAX_RATING_LEVELS = 21
+# contents are looked at in this many unnamed columns: a file of 50,000 columns would take a minute
+_CONTENT_COLUMNS = 1000
 
 
 def normalise_name(name: object) -> str:
@@ -129,6 +131,7 @@ def _guess(df: pd.DataFrame, fixed: dict[str, str], skip: set[str] = frozenset()
     # contents decide only for columns whose names say nothing (a sales_channel_id of 1s and 2s
     # or a price of 0.05 is not a rating)
     unnamed = [c for c in free if c not in roles.values() and not _NOT_BY_CONTENT.search(normalise_name(c))]
+    unnamed = unnamed[:_CONTENT_COLUMNS]
     if "timestamp" not in roles:
         found = next((c for c in unnamed if _looks_like_time(df[c])), None)
         if found is not None:
