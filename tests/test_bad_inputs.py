@@ -127,6 +127,12 @@ def encoded_as(encoding: str) -> Callable:
     return check
 
 
+def unit_is(unit: str) -> Callable:
+    def check(dataset, report):
+        assert report["timestamp_units"] == {"timestamp": unit}, report["timestamp_units"]
+    return check
+
+
 def both(*checks: Callable) -> Callable:
     def check(dataset, report):
         for c in checks:
@@ -276,6 +282,11 @@ def column_cases() -> list[Case]:
     ]
 
 
+def _seconds_rows(n: int) -> list[tuple]:
+    """``n`` events in epoch seconds a minute apart from 1 January 2021: 60,000 are 1.6 MB, so two chunks or more."""
+    return [(f"user{k % 997}", f"item{k % 1009}", str(1_609_459_200 + 60 * k)) for k in range(n)]
+
+
 def value_cases() -> list[Case]:
     nan_tokens = ["", "NA", "N/A", "#N/A", "NaN", "nan", "NULL", "null", "None"]
     return [
@@ -300,15 +311,31 @@ def value_cases() -> list[Case]:
         ok("epoch-zero", utf8(table([("u1", "i1", "0"), ("u1", "i2", "1")])), {"u1"}, {"i1", "i2"}, 2,
            check=times_are("1970-01-01", "1970-01-01")),
         ok("epoch-milliseconds", utf8(table([("u1", "i1", "1609459200000"), ("u1", "i2", "1609545600000")])),
-           {"u1"}, {"i1", "i2"}, 2, check=times_are("2021-01-01", "2021-01-02")),
+           {"u1"}, {"i1", "i2"}, 2, check=both(times_are("2021-01-01", "2021-01-02"), unit_is("epoch milliseconds"))),
         ok("epoch-microseconds", utf8(table([("u1", "i1", "1609459200000000"), ("u1", "i2", "1609545600000000")])),
-           {"u1"}, {"i1", "i2"}, 2, check=times_are("2021-01-01", "2021-01-02")),
+           {"u1"}, {"i1", "i2"}, 2, check=both(times_are("2021-01-01", "2021-01-02"), unit_is("epoch microseconds"))),
         ok("epoch-nanoseconds", utf8(table([("u1", "i1", "1609459200000000000"), ("u1", "i2", "1609545600000000000")])),
-           {"u1"}, {"i1", "i2"}, 2, check=times_are("2021-01-01", "2021-01-02")),
+           {"u1"}, {"i1", "i2"}, 2, check=both(times_are("2021-01-01", "2021-01-02"), unit_is("epoch nanoseconds"))),
         ok("fractional-epochs", utf8(table([("u1", "i1", "1609459200.75"), ("u1", "i2", "1609545600.25")])),
            {"u1"}, {"i1", "i2"}, 2, check=times_are("2021-01-01", "2021-01-02")),
         ok("year-3000-epoch", utf8(table([("u1", "i1", "32503680000"), ("u1", "i2", "32503766400")])),
            {"u1"}, {"i1", "i2"}, 2, check=times_are("3000-01-01", "3000-01-02")),
+        ok("epoch-seconds-year-9999", utf8(table([("u1", "i1", "1609459200"), ("u1", "i2", "253402300799"),
+                                                  ("u1", "i3", "1609545600")])), {"u1"}, {"i1", "i2", "i3"}, 3,
+           check=both(times_are("2021-01-01", "9999-12-31", "2021-01-02"), order_kept("u1", ["i1", "i3", "i2"]),
+                      unit_is("epoch seconds"))),
+        ok("epoch-seconds-year-9999-after-1mb", utf8(table(_seconds_rows(60_000) + [("u1", "late", "253402300799")])),
+           users=None, items=None, events=60_001,
+           check=both(lambda d, r: r["time_end"].startswith("9999-12-31T23:59:59"), unit_is("epoch seconds"))),
+        ok("epoch-milliseconds-with-zero", utf8(table([("u1", "i1", "1609459200000"), ("u1", "i2", "0"),
+                                                       ("u1", "i3", "1609545600000")])), {"u1"}, {"i1", "i2", "i3"}, 3,
+           check=both(times_are("2021-01-01", "1970-01-01", "2021-01-02"), unit_is("epoch milliseconds"))),
+        err("epoch-seconds-beside-milliseconds", utf8(table([("u1", "i1", "1609459200"), ("u1", "i2", "1609459200000"),
+                                                             ("u2", "i3", "1609545600")])),
+            "mixes epoch units: 1609459200 (2021-01-01 in seconds) beside 1609459200000 (2021-01-01 in milliseconds)"),
+        err("feed-moved-to-milliseconds-after-1mb",
+            utf8(table(_seconds_rows(60_000) + [(f"u{n}", "i1", str(1_612_137_600_000 + n)) for n in range(10)])),
+            "mixes epoch units"),
         ok("absurd-epoch-1e30", utf8(table(ROWS + [("u1", "i1", "1e30")])), check=dropped("unparseable timestamp", 1)),
         ok("infinite-timestamps", utf8(table(ROWS + [("u1", "i1", "inf"), ("u2", "i2", "-inf")])),
            check=dropped("unparseable timestamp", 2)),
@@ -335,7 +362,22 @@ def value_cases() -> list[Case]:
         ok("negative-quantities", utf8(table([(*r, "-3") for r in ROWS], header=(*HEADER, "quantity")))),
         ok("empty-event-column", utf8(table([(*r, "") for r in ROWS], header=(*HEADER, "event")))),
         ok("very-long-ids", utf8(table([(u * 20_000, i, t) for u, i, t in ROWS])), users={u * 20_000 for u in USERS}),
-        ok("ids-with-leading-trailing-spaces", utf8(table([(f"  {u} ", f"\t{i}", t) for u, i, t in ROWS]))),
+        ok("ids-with-leading-trailing-spaces", utf8(table([(f"  {u} ", f"\t{i}", t) for u, i, t in ROWS])),
+           check=both(warned("8 row(s) have a user id with spaces around it"), warned("'  u1 ' is the same user as 'u1'"),
+                      warned("8 row(s) have an item id with spaces"))),
+        ok("padded-ids-merge-with-plain-ones", utf8(table(ROWS + [(" u1", "i4 ", "2021-03-01")])), events=len(ROWS) + 1,
+           check=both(warned("1 row(s) have a user id with spaces"), order_kept("u1", ["i1", "i2", "i3", "i4"]))),
+        ok("dash-means-missing-id", utf8(table(ROWS + [("-", "i1", "2021-03-01"), ("u1", " - ", "2021-03-02"),
+                                                       ("-", "i2", "2021-03-03")])),
+           check=both(dropped("missing user id", 2), dropped("missing item id", 1),
+                      warned("2 row(s) have the user id '-'"), warned("1 row(s) have the item id '-'"))),
+        ok("dash-inside-ids-is-text", utf8(table([("u-1", "-i", "2021-01-01"), ("u-1", "i-", "2021-01-02")])),
+           {"u-1"}, {"-i", "i-"}, 2),
+        ok("decimal-ids-beside-whole-ones", utf8(table([("1", "10", "2021-01-01"), ("1.0", "10.00", "2021-01-02"),
+                                                        ("2.0", "10", "2021-01-03")])),
+           {"1", "1.0", "2.0"}, {"10", "10.00"}, 3,
+           check=both(warned("user ids written like '1.0' sit beside '1'"), warned("(1 such pair)"),
+                      warned("item ids written like '10.00' sit beside '10'"))),
         ok("spreadsheet-formula-ids", utf8(table([("=cmd|' /C calc'!A0", "+1+1", "2021-01-01"), ("@SUM(A1)", "-2+3", "2021-01-02"),
                                                   ("=HYPERLINK(\"http://x\")", "+1+1", "2021-01-03")])),
            {"=cmd|' /C calc'!A0", "@SUM(A1)", "=HYPERLINK(\"http://x\")"}, {"+1+1", "-2+3"}, 3),

@@ -29,6 +29,7 @@ class ImportReport:
     time_end: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # role -> source column
     timestamp_format: str | None = None  # e.g. "epoch seconds", "ISO-8601", "%d/%m/%Y %H:%M"
+    timestamp_units: dict[str, str] = field(default_factory=dict)  # column -> "epoch seconds", "date text"...
     delimiter: str | None = None
     encoding: str | None = None
     catalogue_items: int = 0  # catalogue rows matched to an imported item

@@ -18,18 +18,23 @@ from recstudio.data import text_columns
 from recstudio.data.catalogue import join_catalogue
 from recstudio.data.cleaning import k_core, repeated_rows
 from recstudio.data.dataset import Dataset, ImportReport
+from recstudio.data.id_quirks import IdQuirks
 from recstudio.data.reading import inspect_source, read_chunks, read_table
 from recstudio.data.roles import ColumnRoles, guess_roles, resolve_roles
 from recstudio.data.timestamps import (
     EPOCH_UNITS,
     NAT,
+    EpochSpread,
+    check_epoch_units,
     clean_text,
     epoch_seconds,
     format_name,
     may_be_compact_dates,
+    numbers_in,
     parse_unique,
     read_iso,
     take_seconds,
+    unit_name,
     unreadable_error,
 )
 from recstudio.errors import RecStudioError
@@ -168,7 +173,8 @@ class _Coder:
 
     _MIN_MERGE = 1_000_000
 
-    def __init__(self):
+    def __init__(self, quirks: IdQuirks | None = None):
+        self.quirks = quirks  # for an id column: '-' read as missing, padded ids counted
         self._known = None  # arrow large_string array of the distinct values, once there are some
         self._n_known = 0
         self._values: pd.Series | None = None
@@ -194,6 +200,8 @@ class _Coder:
             self._as_text()
         codes, values = text_columns.codes_and_values(raw)
         cleaned = text_columns.clean(values)
+        if self.quirks is not None:
+            cleaned = self.quirks.clean(codes, values, cleaned)
         if cleaned is values:  # nothing to strip or blank out: still distinct
             self.add_factorized(codes, values)
             return
@@ -247,6 +255,12 @@ class _Coder:
         """Every row's code (-1 where the value is missing), in file order; the coder lets go of them."""
         self._merge()
         return self._codes.take()
+
+    def distinct(self):
+        """The distinct values as arrow text (no Python strings); value ``distinct()[c]`` has code ``c``."""
+        self._as_text()
+        self._merge()
+        return self._known if self._known is not None else pa.array([], pa.large_string())
 
     def values(self) -> pd.Series:
         """The distinct values; value ``values()[c]`` has code ``c``."""
@@ -357,17 +371,15 @@ class _Column:
 class _Times:
     """The timestamp column, read chunk by chunk wherever a value's reading depends on that value alone.
 
-    ISO-8601 text and epoch numbers become seconds at once, kept as int32 (4 bytes a row) while
-    every time lies in 1901..2038. Compact dates (20101201) and other text wait for the whole
-    column, whose values decide together how they are read (is every number a compact date? is
-    01/02/2010 day or month first?).
+    ISO-8601 text becomes seconds at once, kept as int32 (4 bytes a row) while every time lies in
+    1901..2038. Numbers and other text wait for the whole column, whose values decide together how
+    they are read (which epoch unit? is every number a compact date? is 01/02/2010 day or month first?).
     """
 
     def __init__(self):
         self.text = _Coder()  # text not read yet, coded
         self.seconds = _Column(np.int32, _NAT32)  # not read yet: NAT32 (NAT once widened to int64)
-        self.numbers = _Column(np.float64, np.nan)  # numbers that may be compact dates
-        self.number_counts: dict[str, int] = {}
+        self.numbers = _Column(np.float64, np.nan)  # epoch numbers (or compact dates), read once all are in
         self.iso_values = 0  # distinct ISO-8601 values, summed over chunks
         self.compact_dates = True  # until a number that cannot be a compact date is seen
         # values of the everyday shape 2023-05-01 12:00:00 are read in arrow (text_columns.iso_seconds);
@@ -406,7 +418,6 @@ class _Times:
     def _add_text(self, text, seconds: np.ndarray | None) -> None:
         """The cleaned values ``iso_seconds`` did not read (null where it did, with their ``seconds``)."""
         numbers = None
-        read_fast = seconds
         # Numbers-first is tried only for chunks that start with numbers; numeric text left in
         # the text is still read as epochs by parse_unique at the end.
         if pd.to_numeric(_pandas_text(text.slice(0, 64)), errors="coerce").notna().any():
@@ -416,14 +427,8 @@ class _Times:
                 text = pc.if_else(pa.array(is_number), pa.scalar(None, text.type), text)
             if not is_number.any():
                 numbers = None
-            elif not (self.compact_dates and may_be_compact_dates(numbers)):
+            elif self.compact_dates and not may_be_compact_dates(numbers):
                 self.compact_dates = False
-                seconds, counts = epoch_seconds(numbers, compact_dates=False)
-                if read_fast is not None:
-                    seconds = np.where(seconds != NAT, seconds, read_fast)
-                numbers = None
-                for unit, n in counts.items():
-                    self.number_counts[unit] = self.number_counts.get(unit, 0) + n
         if numbers is None:
             self.numbers.append_fill(len(text))
         else:
@@ -461,9 +466,10 @@ class _Times:
                 self.seconds.append(earlier)
         self.seconds.append(seconds)
 
-    def read(self) -> tuple[np.ndarray, dict[str, int], list[str], np.ndarray | None]:
+    def read(self, column: str) -> tuple[np.ndarray, dict[str, int], list[str], np.ndarray | None]:
         """Every row's seconds, the values read per format, notes on the reading, and the codes of
-        the rows read from text (None when there was none).
+        the rows read from text (None when there was none). Epoch numbers are read in one unit, the
+        column's (a RecStudioError when it mixes units).
 
         The seconds are int64 with NAT where unreadable or missing, or, when every time was read
         chunk by chunk and fits, int32 with NAT32 (see ``_unread``).
@@ -473,18 +479,21 @@ class _Times:
         spellings = self.spellings.take()
         if self.numbers.written or len(self.text.values()):
             seconds = _seconds64(seconds)  # numbers and text may read to any time
-        number_counts = dict(self.number_counts)
-        if self.numbers.written:
-            numbers = self.numbers.take()
-            from_numbers, counts = epoch_seconds(numbers, compact_dates=self.compact_dates)
+        numbers = self.numbers.take() if self.numbers.written else np.empty(0)
+        spread = EpochSpread.of(numbers) + EpochSpread.of(numbers_in(self.text.values()))
+        number_counts = {}
+        if len(numbers):
+            from_numbers, number_counts = epoch_seconds(numbers, compact_dates=self.compact_dates, unit=spread.unit)
+            if "%Y%m%d" not in number_counts:
+                check_epoch_units(spread, column)
             is_number = np.isfinite(numbers)
             del numbers
             seconds[is_number] = from_numbers[is_number]
-            for unit, n in counts.items():
-                number_counts[unit] = number_counts.get(unit, 0) + n
-        number_counts = {unit: number_counts[unit] for unit in _NUMBER_FORMATS if unit in number_counts}
+            del from_numbers
+        else:
+            check_epoch_units(spread, column)
 
-        parsed = parse_unique(self.text.values())
+        parsed = parse_unique(self.text.values(), unit=spread.unit)
         codes = None
         if len(self.text.values()):
             codes = self.text.take_codes()
@@ -520,7 +529,7 @@ class _Log:
     def reset(self) -> None:
         self.rows = 0
         self.chunks = 0
-        self.coders = {r: _Coder() for r in self._CODED if r in self.columns}
+        self.coders = {r: _Coder(IdQuirks() if r in ("user", "item") else None) for r in self._CODED if r in self.columns}
         self.times = _Times() if "timestamp" in self.columns else None
         self.parts = {"hash": _Column(np.uint64, 0), **{r: _Column(np.float32, np.nan) for r in self._NUMERIC}}
         self.not_numbers = {r: 0 for r in self._NUMERIC}
@@ -585,6 +594,9 @@ class _Cleaner:
         self.repeated = repeated_rows(log.take("hash")) if log.hash_rows else None
         self.users = log.coders["user"].take_codes()
         self.items = log.coders["item"].take_codes()
+        for role in ("user", "item"):
+            coder = log.coders[role]
+            report.warnings.extend(coder.quirks.warnings(role, self.columns[role], coder.distinct()))
         self.seconds: np.ndarray | None = None
         self._events: np.ndarray | None = None
         self.keep = np.ones(log.rows, dtype=bool)
@@ -617,7 +629,7 @@ class _Cleaner:
             self.seconds = np.arange(self.log.rows, dtype=np.int64)
             return
         column = self.columns["timestamp"]
-        seconds, counts, notes, codes = self.log.times.read()
+        seconds, counts, notes, codes = self.log.times.read(column)
         failed = _unread(seconds) & self.keep
         if failed.sum() > 0.5 * self.keep.sum():
             raise unreadable_error(column, int(failed.sum()), int(self.keep.sum()), self._example(failed, codes))
@@ -628,6 +640,7 @@ class _Cleaner:
             )
         self._drop(failed, "unparseable timestamp", f"No timestamp in column {column!r} could be read.")
         self.report.timestamp_format = format_name(counts)
+        self.report.timestamp_units = {column: unit_name(counts)}
         self.report.warnings.extend(f"Column {column!r}: {note}." for note in notes)
         self.seconds = seconds
 

@@ -15,13 +15,18 @@ NAT = np.iinfo(np.int64).min
 #: Text that means "no value" in a cell, compared after stripping whitespace.
 NULL_TOKENS = ("", "NA", "N/A", "#N/A", "NaN", "nan", "NULL", "null", "None")
 
-# Epoch numbers are told apart by magnitude: seconds reach 1e11 only in the year 5138.
+# An epoch column's unit is told by magnitude: seconds reach 1e11 only in the year 5138.
 _EPOCH_UNITS = (("epoch seconds", 1e11, 1), ("epoch milliseconds", 1e14, 1_000),
                 ("epoch microseconds", 1e17, 1_000_000), ("epoch nanoseconds", np.inf, 1_000_000_000))
+_BAND_EDGES = np.array([upper for _, upper, _ in _EPOCH_UNITS[:-1]])
+_PER_SECOND = np.array([per for _, _, per in _EPOCH_UNITS], dtype=np.float64)
 #: Epoch numbers are read as times only within the years 1..9999 (what ISO-8601 can write).
 _FIRST_SECOND, _LAST_SECOND = -62_135_596_800, 253_402_300_799
 #: Names of the epoch units, in the order ``epoch_seconds`` reports them.
 EPOCH_UNITS = tuple(name for name, _, _ in _EPOCH_UNITS)
+# Numbers of two units are one column's times written two ways when, each read in its own unit,
+# they cover the same weeks (a feed that moved from seconds to milliseconds, say).
+_SAME_TIMES = 31 * 86_400
 
 _MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y")
 _DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d/%m/%y %H:%M", "%d/%m/%y")
@@ -59,10 +64,30 @@ def format_name(counts: dict[str, int]) -> str | None:
     return formats[0] if len(formats) == 1 else "mixed: " + " + ".join(formats)
 
 
+def unit_name(counts: dict[str, int]) -> str | None:
+    """The unit a column's times were read in: "epoch milliseconds" (one unit per column), "compact dates
+    (%Y%m%d)", or "date text" for times written as dates; None when nothing was read."""
+    epoch = [unit for unit in EPOCH_UNITS if counts.get(unit)]
+    if epoch:
+        return epoch[0]
+    if counts.get("%Y%m%d"):
+        return "compact dates (%Y%m%d)"
+    return "date text" if any(counts.values()) else None
+
+
 def clean_text(values: pd.Series) -> pd.Series:
     """Strip whitespace and turn empty / NA-like cells into missing values."""
     text = values.astype("str").str.strip()
     return text.where(~text.isin(NULL_TOKENS))
+
+
+def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``clean_text`` on every column at once (column by column, a file of 50,000 columns took minutes)."""
+    if not len(frame.columns):
+        return frame
+    flat = clean_text(pd.Series(frame.to_numpy(dtype=object).ravel(order="F")))
+    values = flat.to_numpy(dtype=object).reshape(frame.shape, order="F")
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns).astype("str")
 
 
 def parse_timestamps(series: pd.Series) -> tuple[np.ndarray, str | None]:
@@ -74,7 +99,9 @@ def parse_timestamps(series: pd.Series) -> tuple[np.ndarray, str | None]:
     RecStudioError says so.
     """
     codes, uniques = pd.factorize(clean_text(series))
-    parsed = parse_unique(np.asarray(uniques, dtype=object))
+    uniques = np.asarray(uniques, dtype=object)
+    check_epoch_units(EpochSpread.of(numbers_in(uniques)), series.name)
+    parsed = parse_unique(uniques)
     seconds = take_seconds(parsed.seconds, codes)
     failed = seconds == NAT
     if len(failed) and failed.mean() > 0.5:
@@ -101,8 +128,12 @@ def unreadable_error(column: object, failed: int, total: int, example: object) -
     )
 
 
-def parse_unique(values) -> ParsedTimestamps:
-    """Parse distinct non-missing strings; vectorised per format, each format filling the gaps of the last."""
+def parse_unique(values, *, unit: int | None = None) -> ParsedTimestamps:
+    """Parse distinct non-missing strings; vectorised per format, each format filling the gaps of the last.
+
+    Numbers are epochs of one unit for the whole column: ``unit`` (an index of ``EPOCH_UNITS``) when
+    the caller chose it from more values than these, else the one ``epoch_unit`` chooses from these.
+    """
     text = _without_time_words(pd.Series(values, dtype="str"))
     seconds = np.full(len(text), NAT, dtype=np.int64)
     result = ParsedTimestamps(seconds)
@@ -113,7 +144,7 @@ def parse_unique(values) -> ParsedTimestamps:
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     numeric = np.isfinite(numbers)
     if numeric.any():
-        seconds[numeric], number_counts = epoch_seconds(numbers[numeric])
+        seconds[numeric], number_counts = epoch_seconds(numbers[numeric], unit=unit)
         counts.update(number_counts)
 
     unread = np.flatnonzero(seconds == NAT)
@@ -170,12 +201,115 @@ def may_be_compact_dates(numbers: np.ndarray) -> bool:
     return bool(((values >= 1e7) & (values < 1e8) & (np.floor(values) == values)).all())
 
 
-def epoch_seconds(numbers: np.ndarray, *, compact_dates: bool = True) -> tuple[np.ndarray, dict[str, int]]:
-    """Unix seconds of numeric times (NAT where not finite), and how many were read in each unit.
+def numbers_in(values) -> np.ndarray:
+    """The finite numbers among text values (float64), for choosing an epoch unit."""
+    numbers = pd.to_numeric(pd.Series(values, dtype="str"), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers[np.isfinite(numbers)]
 
-    The unit is told per value by magnitude. When every value is an 8-digit whole number that
-    is a valid date, the column holds compact dates (20101201), not 1970 epochs; pass
-    ``compact_dates=False`` when other values of the same column already ruled that out.
+
+@dataclass
+class EpochSpread:
+    """What one column's epoch numbers look like, unit by unit (by magnitude): how many, and the span
+    of times they cover each read in its own unit. Spreads of parts of a column add up."""
+
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(len(_EPOCH_UNITS), dtype=np.int64))
+    low: np.ndarray = field(default_factory=lambda: np.full(len(_EPOCH_UNITS), np.inf))
+    high: np.ndarray = field(default_factory=lambda: np.full(len(_EPOCH_UNITS), -np.inf))
+    examples: np.ndarray = field(default_factory=lambda: np.full(len(_EPOCH_UNITS), np.nan))
+
+    @classmethod
+    def of(cls, numbers: np.ndarray) -> "EpochSpread":
+        spread = cls()
+        numbers = np.asarray(numbers, dtype=np.float64)
+        for start in range(0, len(numbers), 1 << 20):  # in blocks: no full-size temporaries
+            spread += cls._of_block(numbers[start : start + (1 << 20)])
+        return spread
+
+    @classmethod
+    def _of_block(cls, values: np.ndarray) -> "EpochSpread":
+        spread = cls()
+        values = values[np.isfinite(values)]
+        bands = np.searchsorted(_BAND_EDGES, np.abs(values), side="right")
+        times = values / _PER_SECOND[bands]
+        readable = (times >= _FIRST_SECOND) & (times <= _LAST_SECOND)  # in no unit is 1e30 a time
+        for band in np.unique(bands[readable]):
+            mine = readable & (bands == band)
+            spread.counts[band] = int(mine.sum())
+            spread.low[band], spread.high[band] = times[mine].min(), times[mine].max()
+            spread.examples[band] = values[np.argmax(mine)]
+        return spread
+
+    def __add__(self, other: "EpochSpread") -> "EpochSpread":
+        first = np.isnan(self.examples)
+        return EpochSpread(self.counts + other.counts, np.minimum(self.low, other.low),
+                           np.maximum(self.high, other.high), np.where(first, other.examples, self.examples))
+
+    @property
+    def unit(self) -> int:
+        """The index in ``EPOCH_UNITS`` of the column's unit: the one most of its numbers have. Each value
+        alone would take 253402300799 (31 Dec 9999 in seconds) for milliseconds; among seconds it is
+        seconds. On a tie, the coarsest of the tied units in which every number is a time, else the coarsest."""
+        tied = np.flatnonzero(self.counts == self.counts.max())
+        present = self.counts > 0
+        if not present.any():
+            return 0
+        smallest = (self.low * _PER_SECOND)[present].min()
+        largest = (self.high * _PER_SECOND)[present].max()
+        for unit in tied:
+            if smallest / _PER_SECOND[unit] >= _FIRST_SECOND and largest / _PER_SECOND[unit] <= _LAST_SECOND:
+                return int(unit)
+        return int(tied[0])
+
+    def mixed(self) -> tuple[tuple[float, int], tuple[float, int]] | None:
+        """Two numbers, (value, unit index) each, when the column holds epochs of two units: numbers whose
+        magnitudes say different units and that, each read in its own unit, cover the same weeks (a feed
+        that moved from seconds to milliseconds). None for one unit: a stray value far from the others'
+        times is read in the column's unit."""
+        chosen = self.unit
+        if self.counts[chosen] == 0:
+            return None
+        low, high = self.low[chosen] - _SAME_TIMES, self.high[chosen] + _SAME_TIMES
+        for other in np.flatnonzero(self.counts):
+            if other != chosen and self.low[other] <= high and self.high[other] >= low:
+                return (float(self.examples[chosen]), chosen), (float(self.examples[other]), int(other))
+        return None
+
+
+def epoch_unit(numbers: np.ndarray) -> int:
+    """The index in ``EPOCH_UNITS`` of the unit of a column of epoch numbers (see ``EpochSpread.unit``)."""
+    return EpochSpread.of(numbers).unit
+
+
+def check_epoch_units(spread: EpochSpread, column: object) -> None:
+    """A RecStudioError, with an example of each, when the column mixes epoch units."""
+    mixed = spread.mixed()
+    if mixed is None:
+        return
+    shown = [f"{_number_text(value)} ({_day(value / _PER_SECOND[unit])} in {EPOCH_UNITS[unit][6:]})"
+             for value, unit in mixed]
+    raise RecStudioError(
+        f"Column {column!r} mixes epoch units: {shown[0]} beside {shown[1]}; a column is read in one unit, "
+        "so write every time in the same unit (or as ISO-8601) and import it again."
+    )
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e19 else repr(value)
+
+
+def _day(seconds: float) -> str:
+    return pd.Timestamp(int(seconds), unit="s", tz="UTC").strftime("%Y-%m-%d")
+
+
+def epoch_seconds(numbers: np.ndarray, *, compact_dates: bool = True,
+                  unit: int | None = None) -> tuple[np.ndarray, dict[str, int]]:
+    """Unix seconds of numeric times (NAT where not finite or not a time), and how many were read.
+
+    One unit reads every value: ``unit`` (an index of ``EPOCH_UNITS``), or the column's own from
+    ``epoch_unit``. A number that is no time in that unit (beyond the years 1..9999) is NAT. When
+    every value is an 8-digit whole number that is a valid date, the column holds compact dates
+    (20101201), not 1970 epochs; pass ``compact_dates=False`` when other values of the same column
+    already ruled that out.
     """
     numbers = np.asarray(numbers, dtype=np.float64)
     seconds = np.full(len(numbers), NAT, dtype=np.int64)
@@ -191,22 +325,15 @@ def epoch_seconds(numbers: np.ndarray, *, compact_dates: bool = True) -> tuple[n
         if (compact != NAT).all():
             seconds[finite] = compact
             return seconds, {"%Y%m%d": len(values)}
-    counts = {}
+    unit = epoch_unit(values) if unit is None else unit
+    name, _, per_second = _EPOCH_UNITS[unit]
+    whole = np.floor(values / per_second)
+    # beyond the years 1..9999 a number is no time (1e25 would also overflow int64)
+    ok = (whole >= _FIRST_SECOND) & (whole <= _LAST_SECOND)
     read = np.full(len(values), NAT, dtype=np.int64)
-    magnitude = np.abs(values)
-    lower = 0.0
-    for name, upper, per_second in _EPOCH_UNITS:
-        hit = (magnitude >= lower) & (magnitude < upper)
-        if hit.any():
-            whole = np.floor(values[hit] / per_second)
-            # beyond the years 1..9999 a number is no time (1e25 would also overflow int64)
-            hit[hit] = (whole >= _FIRST_SECOND) & (whole <= _LAST_SECOND)
-            read[hit] = whole[(whole >= _FIRST_SECOND) & (whole <= _LAST_SECOND)].astype(np.int64)
-            if hit.any():
-                counts[name] = int(hit.sum())
-        lower = upper
+    read[ok] = whole[ok].astype(np.int64)
     seconds[finite] = read
-    return seconds, counts
+    return seconds, ({name: int(ok.sum())} if ok.any() else {})
 
 
 def _without_time_words(text: pd.Series) -> pd.Series:
