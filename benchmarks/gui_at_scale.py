@@ -24,6 +24,7 @@ reported apart: it is background work with a progress bar, not a wait for the wi
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -121,9 +122,11 @@ class Bench:
         self.row: Row | None = None
         self.watchdog = None
         self.profiler = None
+        self.collections: list[tuple[float, str]] = []  # slow garbage collections: (ms, thread)
         if args.diagnose:
             self.watchdog = Watchdog(self.ticker, threading.get_ident(), late_ms=TARGET_STALL_MS)
             self.watchdog.start()
+            gc.callbacks.append(self._on_collection)
         self.ready: dict[str, list[float]] = {}  # job name -> when each of its runs returned (worker side)
 
     def begin(self, name: str) -> Row:
@@ -148,6 +151,11 @@ class Bench:
         self.ticker.phase = None
         row.peak = peak_mb()
         row.stalls = [s["where"] for s in self.ticker.stalls[self._stalls_from:]]  # GUI and every other thread
+        slow = [c for c in self.collections if c[0] > TARGET_STALL_MS / 2]
+        if slow:  # a collection holds the GIL: the watchdog cannot see it, every thread waits
+            row.notes.append(f"{len(slow)} garbage collection(s) over {TARGET_STALL_MS / 2:g} ms, longest "
+                             f"{max(slow)[0]:.0f} ms (in {max(slow)[1]})")
+        self.collections = []
         if self.profiler is not None:
             self.profiler.disable()
             if row.stall_ms > TARGET_STALL_MS:
@@ -161,6 +169,13 @@ class Bench:
         shown = "—" if row.shown_s is None else f"{row.shown_s:.2f} s"
         common.progress(f"{row.name}: shown {shown}, max stall {row.stall_ms:.0f} ms, peak {row.peak:,.0f} MB"
                         + (f" ({'; '.join(row.notes)})" if row.notes else ""))
+
+    def _on_collection(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._collection_began = time.perf_counter()
+        elif info["generation"] == 2:
+            self.collections.append(((time.perf_counter() - self._collection_began) * 1000,
+                                     threading.current_thread().name))
 
     def wait(self, condition, timeout: float = 600.0, what: str = "") -> bool:
         """Run the event loop until ``condition()`` (True), or ``timeout`` seconds (False, noted)."""
@@ -492,6 +507,7 @@ def main(argv=None) -> int:
     from recstudio.gui.views.inspector import presenter
 
     started = time.perf_counter()
+    warmer = gui_app.warm_up_in_background()  # as `recstudio gui` does: before the window is built
     window = gui_app.create_window(str(workspace), settings)
     window.show()
     bench = Bench(app, window, args)
@@ -500,7 +516,6 @@ def main(argv=None) -> int:
     row = bench.begin("launch (window + warm-up)")
     row.ready = started
     row.shown = bench.settle()
-    warmer = gui_app.warm_up_in_background()
     bench.wait(lambda: not warmer.busy, 300, "the warm-up")
     row.notes.append(f"warm-up {time.perf_counter() - started:.1f} s")
 

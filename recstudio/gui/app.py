@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 ORGANISATION = "RecStudio"
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     set_icon(app)
+    # Started before the window is built: torch's first 0.3 s of import (loading libtorch) holds the GIL,
+    # and is better spent while the window is not yet on screen than as a frozen start page.
+    warm_up_in_background()
     try:
         window = create_window(args.workspace)
     except RecStudioError as exc:
@@ -51,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, window.open_sample)
     elif args.csv:
         QTimer.singleShot(0, lambda: window.open_file(args.csv, args.items))
-    warm_up_in_background()
     code = app.exec()
     from recstudio.gui.jobs import wait_for_jobs
 
@@ -85,7 +88,22 @@ def warm_up_in_background():
 
 
 def warm_up() -> None:
-    """The imports and the CUDA initialisation the first training run or inspection would pay for."""
+    """The imports and the CUDA initialisation the first training run or inspection would pay for.
+
+    Python's cyclic garbage collector is off meanwhile, and what the imports built is then frozen
+    (``gc.freeze``, as Instagram does before forking): these imports make ~950k long-lived objects, and
+    each full collection among them held the GIL for 30-400 ms, eight times per launch (measured), which
+    froze the window as long. Frozen objects are never collected; the garbage cycles of those seconds
+    (little: module-level objects live for the whole process anyway) are kept."""
+    gc.disable()
+    try:
+        _import_everything()
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _import_everything() -> None:
     import torch  # noqa: F401
     import torch.optim  # noqa: F401
     # The first optimizer.zero_grad() goes through torch._disable_dynamo, which imports
@@ -98,6 +116,9 @@ def warm_up() -> None:
     from recstudio.explain import warm_up_shap
 
     warm_up_shap()
+    # The Knowledge map, sasrec-lm and lm-seq load a text encoder; its import (~1 s) is Python work
+    # that would otherwise grow the heap and trigger full collections during the first encoding.
+    from transformers import AutoModel, AutoTokenizer  # noqa: F401
 
     from recstudio.devices import available_devices
 
