@@ -255,6 +255,7 @@ def cmd_import(args) -> int:
              f"  rows read {report.get('rows_read')}, kept {record.n_events} events, "
              f"{record.n_users} users, {record.n_items} items",
              f"  time span {report.get('time_start')} .. {report.get('time_end')}"]
+    lines += _read_as_lines(report)
     for reason, count in (report.get("dropped") or {}).items():
         if count:
             lines.append(f"  dropped {count} rows: {reason}")
@@ -262,6 +263,18 @@ def cmd_import(args) -> int:
         lines.append(f"  note: {warning}")
     _print(args, {"dataset": record.name, "id": record.id, "reused": reused, "report": report}, "\n".join(lines))
     return 0
+
+
+def _read_as_lines(report: dict) -> list[str]:
+    """How the file's text and each timestamp column were read, as the import report says."""
+    from recstudio.data import encoding_name
+
+    lines = []
+    if report.get("encoding"):
+        lines.append(f"  text read as {encoding_name(report['encoding'])}")
+    for column, unit in (report.get("timestamp_units") or {}).items():
+        lines.append(f"  timestamps in column {column!r}: {unit}")
+    return lines
 
 
 def cmd_datasets(args) -> int:

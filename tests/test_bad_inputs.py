@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import gzip
 import hashlib
 import io
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -30,6 +32,7 @@ from hypothesis import strategies as st
 
 from recstudio.cli import main
 from recstudio.data import ImportOptions, import_interactions
+from recstudio.data import files as files_module
 from recstudio.errors import RecStudioError
 
 HEADER = ("user_id", "item_id", "timestamp")
@@ -655,3 +658,112 @@ def test_fuzzed_bytes_import_or_fail_cleanly(data, prefix):
             assert str(exc) and "\n" not in str(exc)
             return
         assert dataset.n_events > 0
+
+
+# -- files that are not plain readable files, and files too odd for the byte corpus ---------------
+
+def _unreadable(folder: Path, monkeypatch) -> Path:
+    path = folder / "locked.csv"
+    path.write_text(table())
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: make opening it fail as it does for everyone else
+        real_open = open
+
+        def denied(file, *args, **kwargs):
+            if Path(file) == path:
+                raise PermissionError(errno.EACCES, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(files_module, "open", denied, raising=False)
+    return path
+
+
+def _fifo(folder: Path, monkeypatch) -> Path:
+    path = folder / "pipe.csv"
+    os.mkfifo(path)  # nothing writes to it: reading it would wait for ever
+    return path
+
+
+def _symlink_loop(folder: Path, monkeypatch) -> Path:
+    path = folder / "loop.csv"
+    os.symlink(path, path)
+    return path
+
+
+def _broken_symlink(folder: Path, monkeypatch) -> Path:
+    path = folder / "link.csv"
+    os.symlink(folder / "gone.csv", path)
+    return path
+
+
+def _under_a_file(folder: Path, monkeypatch) -> Path:
+    (folder / "plain.csv").write_text(table())
+    return folder / "plain.csv" / "inner.csv"
+
+
+def _wide_unique(folder: Path, monkeypatch) -> Path:
+    """50,003 columns with unique names (a 64 KiB sample holds less than the header)."""
+    names = [*HEADER, *(f"extra_{n}" for n in range(50_000))]
+    path = folder / "wide.csv"
+    path.write_text(table([(*r, *("x",) * 50_000) for r in ROWS[:3]], header=names))
+    return path
+
+
+def _wide_repeated(folder: Path, monkeypatch) -> Path:
+    names = [*HEADER, *(f"extra_{n}" for n in range(50_000)), "extra_7"]
+    path = folder / "wide-repeated.csv"
+    path.write_text(table([(*r, *("x",) * 50_001) for r in ROWS[:3]], header=names))
+    return path
+
+
+#: (name, how to make the path, expected message words or None for an import of the given events)
+FILE_CASES = [
+    ("permission-denied", _unreadable, "permission denied: "),
+    ("named-pipe", _fifo, "is a named pipe (fifo)"),
+    ("dev-null", lambda folder, mp: Path("/dev/null"), "/dev/null is a device"),
+    ("dev-zero", lambda folder, mp: Path("/dev/zero"), "/dev/zero is a device"),
+    ("symlink-loop", _symlink_loop, "loops back on itself"),
+    ("broken-symlink", _broken_symlink, "which does not exist"),
+    ("path-under-a-file", _under_a_file, "a part of the path is a file"),
+    ("wide-unique-names", _wide_unique, None),
+    ("wide-one-repeated-name", _wide_repeated, "extra_7"),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name,make,message", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_file_system_case(name, make, message, template_workspace, tmp_path, capsys, monkeypatch):
+    ws = copy_workspace(template_workspace, tmp_path)
+    before = workspace_digest(ws)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = make(folder, monkeypatch)
+    capsys.readouterr()
+    code = main(["import", str(path), "--workspace", str(ws), "--json", "--name", "case"])
+    out, errtext = capsys.readouterr()
+    if message is None:
+        assert code == 0, errtext
+        assert json.loads(out)["report"]["events"] == 3
+        return
+    lines = errtext.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("recstudio: error: "), errtext
+    assert message in lines[0].lower(), lines[0]
+    assert workspace_digest(ws) == before, "a failed import changed the workspace"
+
+
+def test_blank_header_is_named_not_skipped(tmp_path):
+    path = tmp_path / "blank-header.csv"
+    path.write_text(",,\n" + table(header=None))
+    with pytest.raises(RecStudioError, match=r"header row of blank-header.csv \(line 1\) has 3 fields but no column names"):
+        import_interactions(path)
+
+
+def test_json_lines_are_read_and_a_json_document_is_named(tmp_path):
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("".join(json.dumps(dict(zip(HEADER, r))) + "\n" for r in ROWS))
+    dataset = import_interactions(lines)
+    assert set(dataset.user_ids) == USERS and set(dataset.item_ids) == ITEMS and dataset.n_events == len(ROWS)
+    document = tmp_path / "events.json"
+    document.write_text(json.dumps([dict(zip(HEADER, r)) for r in ROWS]))
+    with pytest.raises(RecStudioError, match="is a JSON document"):
+        import_interactions(document)

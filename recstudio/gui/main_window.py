@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -97,10 +95,14 @@ class MainWindow(QMainWindow):
 
     def open_file(self, path: str, items_path: str | None = None):
         """Show the import dialog for ``path``; a confirmed import becomes the current dataset."""
+        from recstudio.data import readable_file
+        from recstudio.errors import RecStudioError
         from recstudio.gui.views.import_dialog import ImportDialog
 
-        if not Path(path).is_file():
-            QMessageBox.warning(self, "Open", f"{path} is not a file.")
+        try:
+            readable_file(path)  # the importer's own words for a folder, a pipe, a device, a locked file...
+        except RecStudioError as exc:
+            show_error(self, "Open", exc)
             return None
         self.context.set_last_folder(path)
         dialog = ImportDialog(self.context, path, items_path=items_path, parent=self)

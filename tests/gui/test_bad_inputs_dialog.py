@@ -1,13 +1,14 @@
 """The bad-input corpus through the window's import dialog: every file either checks cleanly or shows the
-importer's own message (never "Something went wrong"), the dialog stays usable, and nothing is saved."""
+importer's own message (never "Something went wrong"), the dialog stays usable, and nothing is saved; a path
+that is no readable file is named as the command line names it; the report says how text and times were read."""
 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from recstudio.gui.views.import_dialog import ERROR_STYLE
-from tests.test_bad_inputs import CASES, write_case
+from tests.test_bad_inputs import CASES, FILE_CASES, table, write_case
 
 # the folder case opens a modal "not a file" box; options given on the command line have their own widgets.
 # Every failing file, and every eighth file that imports (the core test checks those in detail).
@@ -65,3 +66,33 @@ def test_every_corpus_file_checks_or_shows_its_message(window, qtbot, tmp_path):
         elif case.events is not None:
             assert detail == case.events, (case.name, detail)
     assert window.context.workspace.list_datasets() == []  # checking saves nothing
+
+
+#: Paths that are no readable file (the wide files are the command line's to check: they take seconds)
+_NOT_FILES = [case for case in FILE_CASES if case[2] is not None and not case[0].startswith("wide")]
+
+
+@pytest.mark.parametrize("name,make,message", _NOT_FILES, ids=[c[0] for c in _NOT_FILES])
+def test_a_path_that_is_no_readable_file_shows_the_importers_message(window, qtbot, tmp_path, monkeypatch,
+                                                                      name, make, message):
+    path = make(tmp_path, monkeypatch)
+    assert window.open_file(str(path)) is None  # no dialog, and nothing waits on the pipe
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and box.isVisible()
+    assert message in box.text().lower() and box.icon() == QMessageBox.Icon.Warning, box.text()
+    box.close()
+    assert window.context.workspace.list_datasets() == []
+
+
+def test_the_report_shows_the_encoding_and_the_timestamp_unit(window, qtbot, tmp_path):
+    path = tmp_path / "windows-export.csv"
+    rows = [("u1", "“i1” café", "1609459200000"), ("u1", "i2", "1609545600000"), ("u2", "“i1” café", "1609632000000")]
+    path.write_bytes(table(rows).encode("cp1252"))
+    dialog = window.open_file(str(path))
+    assert "Windows-1252" in dialog.findChild(QLabel, "formatLabel").text()
+    assert dialog.check()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+    report = dialog.report_label.text()
+    assert "Text: Windows-1252" in report and "Times: “timestamp” in epoch milliseconds" in report, report
+    assert set(dialog.check_result.dataset.item_ids) == {"“i1” café", "i2"}
+    dialog.reject()

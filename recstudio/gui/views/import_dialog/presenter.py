@@ -44,7 +44,9 @@ def describe_source(preview) -> str:
     if preview.delimiter:
         parts.append(f"{DELIMITERS.get(preview.delimiter, repr(preview.delimiter))}-separated")
     if preview.encoding:
-        parts.append(preview.encoding.upper() if preview.encoding.lower().startswith("utf") else preview.encoding)
+        from recstudio.data import encoding_name
+
+        parts.append(encoding_name(preview.encoding))
     return " · ".join(parts)
 
 
@@ -163,6 +165,9 @@ def report_html(result) -> str:
                         if report.timestamp_format else ""))
     columns = ", ".join(f"{e(role)} ← {e(column)}" for role, column in report.columns.items())
     lines.append(f"Columns: {columns}")
+    read_as = _read_as(report)
+    if read_as:
+        lines.append(e(read_as))
     if report.catalogue_columns:
         lines.append(f"Catalogue: {report.catalogue_items:,} of {report.items:,} items found; "
                      f"columns {e(', '.join(report.catalogue_columns))}")
@@ -171,3 +176,16 @@ def report_html(result) -> str:
         text += "<p style='margin-top:6px'><b>Warnings</b></p><ul style='margin-top:0; margin-left:-20px'>"
         text += "".join(f"<li>{e(w)}</li>" for w in report.warnings) + "</ul>"
     return text
+
+
+def _read_as(report) -> str:
+    """"Text: Windows-1252 · Times: “ts” in epoch milliseconds": how the file's text and times were read."""
+    from recstudio.data import encoding_name
+
+    parts = []
+    if report.encoding:
+        parts.append(f"Text: {encoding_name(report.encoding)}")
+    units = ", ".join(f"“{column}” in {unit}" for column, unit in report.timestamp_units.items() if unit)
+    if units:
+        parts.append(f"Times: {units}")
+    return " · ".join(parts)
