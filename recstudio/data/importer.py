@@ -477,21 +477,21 @@ class _Times:
         seconds = self.seconds.take()
         read_fast = self.spellings.written
         spellings = self.spellings.take()
-        if self.numbers.written or len(self.text.values()):
-            seconds = _seconds64(seconds)  # numbers and text may read to any time
         numbers = self.numbers.take() if self.numbers.written else np.empty(0)
         spread = EpochSpread.of(numbers) + EpochSpread.of(numbers_in(self.text.values()))
+        if len(self.text.values()) or (len(numbers) and not _fits_int32(np.array(spread.span(spread.unit)))):
+            seconds = _seconds64(seconds)  # text and numbers may read to any time
         number_counts = {}
-        if len(numbers):
-            from_numbers, number_counts = epoch_seconds(numbers, compact_dates=self.compact_dates, unit=spread.unit)
-            if "%Y%m%d" not in number_counts:
-                check_epoch_units(spread, column)
+        if len(numbers) and self.compact_dates:  # every chunk's numbers may be compact dates (20101201)
+            from_numbers, number_counts = epoch_seconds(numbers, unit=spread.unit)
             is_number = np.isfinite(numbers)
-            del numbers
-            seconds[is_number] = from_numbers[is_number]
-            del from_numbers
-        else:
+            seconds[is_number] = _as_seconds_of(from_numbers[is_number], seconds.dtype)
+            del from_numbers, is_number
+        if "%Y%m%d" not in number_counts:
             check_epoch_units(spread, column)
+            if len(numbers):
+                number_counts = _epoch_seconds_into(numbers, seconds, spread.unit)
+        del numbers
 
         parsed = parse_unique(self.text.values(), unit=spread.unit)
         codes = None
@@ -868,6 +868,27 @@ def _distinct_spellings(seconds: np.ndarray, spellings: np.ndarray, chunk_starts
         rows = start + np.flatnonzero(spellings[start:end] >= 0)
         total += len(pd.unique(seconds[rows].astype(np.int64) * 4 + spellings[rows]))
     return total
+
+
+def _epoch_seconds_into(numbers: np.ndarray, seconds: np.ndarray, unit: int) -> dict[str, int]:
+    """``epoch_seconds`` of the numbers in one unit, written where a number is, a block at a time (no
+    full-size temporaries beside the two columns); how many were read."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(numbers), 1 << 20):
+        block = numbers[start : start + (1 << 20)]
+        got, read = epoch_seconds(block, compact_dates=False, unit=unit)
+        finite = np.isfinite(block)
+        seconds[start : start + len(block)][finite] = _as_seconds_of(got[finite], seconds.dtype)
+        for name, n in read.items():
+            counts[name] = counts.get(name, 0) + n
+    return counts
+
+
+def _as_seconds_of(seconds: np.ndarray, dtype) -> np.ndarray:
+    """int64 seconds (NAT where unread) as ``dtype``: int32 seconds mark an unread time with NAT32."""
+    if dtype == np.int64:
+        return seconds
+    return np.where(seconds == NAT, _NAT32, seconds).astype(np.int32)
 
 
 def _fits_int32(seconds: np.ndarray) -> bool:

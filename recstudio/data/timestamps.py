@@ -250,15 +250,21 @@ class EpochSpread:
         alone would take 253402300799 (31 Dec 9999 in seconds) for milliseconds; among seconds it is
         seconds. On a tie, the coarsest of the tied units in which every number is a time, else the coarsest."""
         tied = np.flatnonzero(self.counts == self.counts.max())
-        present = self.counts > 0
-        if not present.any():
+        if not self.counts.any():
             return 0
-        smallest = (self.low * _PER_SECOND)[present].min()
-        largest = (self.high * _PER_SECOND)[present].max()
         for unit in tied:
-            if smallest / _PER_SECOND[unit] >= _FIRST_SECOND and largest / _PER_SECOND[unit] <= _LAST_SECOND:
+            first, last = self.span(unit)
+            if first >= _FIRST_SECOND and last <= _LAST_SECOND:
                 return int(unit)
         return int(tied[0])
+
+    def span(self, unit: int) -> tuple[float, float]:
+        """The first and last second of the column's numbers read in ``unit``."""
+        present = self.counts > 0
+        if not present.any():
+            return 0.0, 0.0
+        return ((self.low * _PER_SECOND)[present].min() / _PER_SECOND[unit],
+                (self.high * _PER_SECOND)[present].max() / _PER_SECOND[unit])
 
     def mixed(self) -> tuple[tuple[float, int], tuple[float, int]] | None:
         """Two numbers, (value, unit index) each, when the column holds epochs of two units: numbers whose
