@@ -56,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-threads", type=int,
                    help="torch threads for the training job (set inside the job's thread; default: torch's, "
                         "all cores). Try cores - 1 to leave the GUI thread a core on CPU training")
+    p.add_argument("--priority", choices=("smooth", "full"), default="smooth",
+                   help="Preferences' training priority: smooth (below the window, the default) or full")
     p.add_argument("--page", choices=("train", "start", "runs"), default="train",
                    help="page on screen during training (start: no live plots painting); --inspect shows the inspector")
     p.add_argument("--profile-gui", action="store_true",
@@ -187,6 +189,7 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     window = create_window(workspace, settings)
+    window.context.set_train_at_full_speed(args.priority == "full")
     window.show()
     pump(app, 0.2)
     opened = time.perf_counter() - t0
@@ -321,7 +324,7 @@ def main(argv=None) -> int:
     import torch
 
     print(f"  {os.cpu_count()} logical cores; torch threads: GUI {torch.get_num_threads()}, training "
-          f"{args.train_threads or 'default'}; page shown: {'inspect' if args.inspect else args.page}")
+          f"{args.train_threads or 'default'}, priority {args.priority}; page shown: {'inspect' if args.inspect else args.page}")
     print(f"  window opened in {opened:.2f} s (torch imported at open: {torch_at_open})")
     if result is not None:
         print(f"  run #{result.run_id}: {result.status}, {result.epochs} epoch(s), "
