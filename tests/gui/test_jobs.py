@@ -151,17 +151,22 @@ def _priorities(cancelled):
 
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_jobs_run_below_the_gui_thread_so_training_cannot_starve_the_window(qtbot, runner):
+def test_a_lowered_job_runs_below_the_gui_thread_so_training_cannot_starve_the_window(qtbot, runner):
     import os
     import threading
 
     gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     results = []
     runner.result.connect(lambda name, value: results.append(value))
-    with qtbot.waitSignal(runner.finished, timeout=10000):
-        runner.start("Priorities", _priorities)
-    own, child = results[0]
+    for lower in (True, None):  # None: the default, for jobs the analyst waits on
+        with qtbot.waitSignal(runner.finished, timeout=10000):
+            if lower is None:
+                runner.start("Priorities", _priorities)
+            else:
+                runner.start("Priorities", _priorities, lower_priority=lower)
+    (own, child), (default, default_child) = results
     assert own > gui and child == own
+    assert default == gui and default_child == gui
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the window's thread is untouched
 
 
