@@ -158,3 +158,30 @@ def test_knowledge_imports_without_torch():
             "assert not [m for m in ('torch', 'transformers') if m in sys.modules]")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_cache_files_are_safetensors_both_ways(tmp_path):
+    """The embedding cache reads and writes safetensors itself (plain file I/O, which lets the window's
+    thread run meanwhile): what it writes the library reads, and what the library wrote it reads."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from recstudio.knowledge.cache import read_arrays, write_arrays
+
+    rng = np.random.default_rng(0)
+    arrays = {"text_hashes": rng.integers(0, 255, (7, 16), dtype=np.uint8),
+              "vectors": rng.standard_normal((7, 5)).astype(np.float32), "ids": np.arange(3, dtype=np.int64)}
+    ours = tmp_path / "ours.safetensors"
+    write_arrays(ours, arrays, {"identity": "x"})
+    with safe_open(str(ours), framework="numpy") as f:
+        assert f.metadata() == {"identity": "x"}
+        for name, array in arrays.items():
+            assert np.array_equal(f.get_tensor(name), array) and f.get_tensor(name).dtype == array.dtype
+    theirs = tmp_path / "theirs.safetensors"
+    save_file(arrays, str(theirs), metadata={"identity": "y"})
+    back, meta = read_arrays(theirs)
+    assert meta == {"identity": "y"}
+    assert all(np.array_equal(back[name], array) and back[name].dtype == array.dtype for name, array in arrays.items())
+    (tmp_path / "cut.safetensors").write_bytes(ours.read_bytes()[:-8])
+    with pytest.raises(ValueError):
+        read_arrays(tmp_path / "cut.safetensors")

@@ -75,8 +75,6 @@ class EmbeddingCache:
 
     def add(self, hashes: np.ndarray, vectors: np.ndarray) -> None:
         """Store new rows (texts already stored keep their first vector)."""
-        from safetensors.numpy import save_file
-
         if len(hashes) == 0:
             return
         stored_hashes, stored = self._read()
@@ -92,8 +90,7 @@ class EmbeddingCache:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=self.directory)
         os.close(fd)
         try:
-            save_file({"text_hashes": np.ascontiguousarray(hashes), "vectors": np.ascontiguousarray(vectors)},
-                      tmp, metadata=meta)
+            write_arrays(tmp, {"text_hashes": hashes, "vectors": vectors}, meta)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -104,15 +101,58 @@ class EmbeddingCache:
         return 0 if hashes is None else len(hashes)
 
     def _read(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        from safetensors import safe_open
-
         if not self.path.exists():
             return None, None
         try:
-            with safe_open(str(self.path), framework="numpy") as f:
-                meta = f.metadata() or {}
-                if meta.get("identity") != self.identity or meta.get("pooling") != self.pooling:
-                    return None, None  # a digest-prefix clash: treat as absent, it will be rewritten
-                return f.get_tensor("text_hashes"), f.get_tensor("vectors").astype(np.float32, copy=False)
+            arrays, meta = read_arrays(self.path)
+            if meta.get("identity") != self.identity or meta.get("pooling") != self.pooling:
+                return None, None  # a digest-prefix clash: treat as absent, it will be rewritten
+            return arrays["text_hashes"], arrays["vectors"].astype(np.float32, copy=False)
         except Exception:  # a damaged file is only a cache: encode again and overwrite it
             return None, None
+
+
+# The safetensors format read and written with plain file I/O: the library's numpy get_tensor and
+# save_file hold the GIL for the whole copy (83 MB of embeddings: 870 ms, a 670 ms freeze of the window
+# while the Knowledge map's job read its cache), while readinto/write release it during the system call.
+_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "U8": np.uint8, "I8": np.int8,
+           "I32": np.int32, "I64": np.int64, "U32": np.uint32, "U64": np.uint64, "BOOL": np.bool_}
+_NAMES = {np.dtype(t): name for name, t in _DTYPES.items()}
+
+
+def read_arrays(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors and metadata of a safetensors file, as numpy arrays."""
+    with open(path, "rb") as f:
+        (length,) = np.frombuffer(f.read(8), dtype="<u8")
+        header = json.loads(f.read(int(length)))
+        meta = header.pop("__metadata__", None) or {}
+        base = 8 + int(length)
+        arrays = {}
+        for name, spec in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+            start, end = spec["data_offsets"]
+            array = np.empty(spec["shape"], dtype=np.dtype(_DTYPES[spec["dtype"]]).newbyteorder("<"))
+            if array.nbytes != end - start:
+                raise ValueError(f"{name}: {end - start} bytes for shape {spec['shape']}")
+            f.seek(base + start)
+            if array.nbytes and f.readinto(memoryview(array.reshape(-1)).cast("B")) != array.nbytes:
+                raise ValueError(f"{name}: the file ends early")
+            arrays[name] = array
+    return arrays, meta
+
+
+def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """A safetensors file of these arrays (C order, little-endian) that the safetensors library reads."""
+    arrays = {name: np.ascontiguousarray(a, dtype=np.asarray(a).dtype.newbyteorder("<")) for name, a in arrays.items()}
+    header: dict = {"__metadata__": dict(metadata)}
+    offset = 0
+    for name, array in arrays.items():
+        header[name] = {"dtype": _NAMES[array.dtype.newbyteorder("=")], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # the format aligns the data to 8 bytes
+    with open(path, "wb") as f:
+        f.write(np.uint64(len(raw)).astype("<u8").tobytes())
+        f.write(raw)
+        for array in arrays.values():
+            f.write(memoryview(array.reshape(-1)).cast("B"))
