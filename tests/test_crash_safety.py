@@ -231,6 +231,30 @@ def test_resume_after_cancel_matches_an_uninterrupted_run(log, reference, tmp_pa
         assert workspace.artefacts(cancelled.run_id)["checkpoint"].is_dir()
 
 
+def test_the_curve_is_committed_before_the_state_a_resume_goes_on_from(log, reference, tmp_path, monkeypatch):
+    """A crash at any moment leaves no gap in the curve: when the training state of an epoch is written,
+    the curve points of every step up to it are already in the workspace (another connection sees them)."""
+    from recstudio.training import checkpoint
+
+    ws = tmp_path / "workspace.sqlite"
+    saved, seen = checkpoint.save_training_state, []
+
+    def save_state(directory, model, optimizer, scaler, info):
+        conn = sqlite3.connect(ws)
+        try:
+            steps = [row[0] for row in conn.execute("SELECT step FROM curve WHERE kind = 'train' ORDER BY step")]
+        finally:
+            conn.close()
+        seen.append((info["step"], steps))
+        return saved(directory, model, optimizer, scaler, info)
+
+    monkeypatch.setattr(checkpoint, "save_training_state", save_state)
+    drive(train_run(TrainRequest(str(log), "sasrec", model_config=MODEL, train_config=TRAIN, workspace=str(ws))))
+    assert [epoch_step for epoch_step, _ in seen] == sorted({epoch_step for epoch_step, _ in seen}) and len(seen) == 3
+    for epoch_step, steps in seen:
+        assert steps[: epoch_step] == list(range(1, epoch_step + 1))
+
+
 @pytest.mark.parametrize("where", ["mid-epoch", "swapping-state"])
 def test_killed_training_is_interrupted_and_resumes(where, log, reference, tmp_path, capsys):
     ws = tmp_path / "workspace.sqlite"

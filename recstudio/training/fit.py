@@ -334,8 +334,14 @@ def fit(
             stale = 0
         else:
             stale += 1
-        write_state(epoch)
-        yield Validated(epoch, step, metrics, best_epoch, best_score, improved, time.perf_counter() - start)
+        # The state that a resume goes on from is written once the consumer has had the epoch's events
+        # (fit_and_record commits the curve on Validated): a crash between the two resumes from the epoch
+        # before, whose later curve points are dropped and trained again, never leaving a gap in the curve.
+        # ``finally``: a consumer that closes the generator here still gets the epoch saved.
+        try:
+            yield Validated(epoch, step, metrics, best_epoch, best_score, improved, time.perf_counter() - start)
+        finally:
+            write_state(epoch)
         if stale >= config.patience:
             yield Message(f"Early stopping: {config.metric} has not improved for {config.patience} epochs.")
             break
