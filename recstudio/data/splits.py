@@ -83,6 +83,9 @@ class Split:
     valid: EvalCases
     test: EvalCases
     cold_items: np.ndarray | None = None  # int64, sorted: items held out of training (cold-items split)
+    # bool, aligned with train_items: this event starts a basket (the last-basket split). With it, training
+    # predicts each basket from the baskets before it, never one line of a basket from another
+    train_basket_starts: np.ndarray | None = None
 
     def train_sequence(self, user: int) -> np.ndarray:
         return self.train_items[self.train_indptr[user] : self.train_indptr[user + 1]]
@@ -130,13 +133,22 @@ def leave_one_out(dataset: Dataset) -> Split:
 
 def temporal(dataset: Dataset, valid_quantile: float = 0.8, test_quantile: float = 0.9) -> Split:
     """Global time cut: events before the validation cut train; each user's first event after
-    a cut is that user's question, asked with every earlier event as history."""
+    a cut is that user's question, asked with every earlier event as history.
+
+    A basket (see :mod:`recstudio.data.baskets`) is on one side of a cut, as a whole: it falls where
+    the time of its first event falls (events sharing a time always did; a basket value's lines
+    may carry several times)."""
+    from recstudio.data.baskets import basket_starts
+
     if not 0 < valid_quantile < test_quantile < 1:
         raise RecStudioError("Temporal split needs 0 < validation quantile < test quantile < 1.")
     ts = dataset.interactions["timestamp"].to_numpy()
     items = dataset.interactions["item"].to_numpy().astype(np.int64)
     users = dataset.interactions["user"].to_numpy().astype(np.int64)
     indptr = dataset.indptr
+    starts = basket_starts(dataset)
+    # each event at the time its basket began: non-decreasing per user, so counts stay positions
+    ts = ts[np.flatnonzero(starts)[np.cumsum(starts) - 1]] if len(ts) else ts
     t_valid, t_test = np.quantile(ts, [valid_quantile, test_quantile])
     # position within each user's sequence of the first event at/after each cut
     train_len = _first_at_or_after(ts, users, indptr, t_valid)
@@ -228,7 +240,7 @@ def last_basket(dataset: Dataset) -> Split:
     three baskets train on everything and are not evaluated. On a log where no two events of a user
     share a time, this is exactly leave-one-out.
     """
-    from recstudio.data.baskets import baskets
+    from recstudio.data.baskets import basket_starts, baskets
 
     grouped = baskets(dataset)
     items = dataset.interactions["item"].to_numpy().astype(np.int64)
@@ -247,6 +259,7 @@ def last_basket(dataset: Dataset) -> Split:
     train_len = lengths.copy()
     train_len[evaluated] = before_start - indptr[evaluated]
     train_indptr, train_items = _csr_take(indptr, items, np.arange(dataset.n_users), train_len)
+    _, train_starts = _csr_take(indptr, basket_starts(dataset), np.arange(dataset.n_users), train_len)
 
     def cases(start: np.ndarray, end: np.ndarray) -> EvalCases:
         hptr, hitems = _csr_take(indptr, items, evaluated, start - indptr[evaluated])
@@ -255,7 +268,8 @@ def last_basket(dataset: Dataset) -> Split:
 
     valid = cases(before_start, last_start)
     test = cases(last_start, indptr[evaluated + 1])
-    return Split("last-basket", dataset.n_users, dataset.n_items, train_indptr, train_items, valid, test)
+    return Split("last-basket", dataset.n_users, dataset.n_items, train_indptr, train_items, valid, test,
+                 train_basket_starts=train_starts)
 
 
 def _distinct_rows(items: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -44,6 +44,11 @@ class Recommender(nn.Module):
     #: state at every position (``encoder``) is scored against the item table it reads histories with
     #: (``item_table``, ``sequence_loss``), as SASRec and its text-fused variant are.
     distillable: ClassVar[bool] = False
+    #: Can train on baskets (a split with ``train_basket_starts``, e.g. last-basket): its ``make_batch``
+    #: takes the windows' basket ids (``baskets=``) and predicts every item of a basket from the baskets
+    #: before it, never from another line of the same basket. ``fit`` refuses such a split for a trainable
+    #: model that cannot (it would learn the order the file printed a basket's lines in).
+    basket_training: ClassVar[bool] = False
 
     def __init__(self, config: Any, n_items: int):
         super().__init__()
@@ -65,8 +70,10 @@ class Recommender(nn.Module):
         """Counting models learn here from per-user training sequences; neural ones may use it
         for initialisation. The default does nothing."""
 
-    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """Training batch from right-aligned padded sequences [B, L+1] (item + 1, 0 = pad)."""
+    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator,
+                   baskets: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        """Training batch from right-aligned padded sequences [B, L+1] (item + 1, 0 = pad); ``baskets``
+        [B, L+1], each cell's basket id, for a model that has ``basket_training``."""
         raise NotImplementedError
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

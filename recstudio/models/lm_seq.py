@@ -48,6 +48,7 @@ class LMSeq(Recommender):
     name = "lm-seq"
     config_class = LMSeqConfig
     epoch_windows = "user"  # one window per user and epoch: each step reads whole histories as text
+    basket_training = True  # its one target, a window's last item, is read after the basket before its own
     uses_item_text = True
 
     def __init__(self, config: LMSeqConfig, n_items: int, item_text=None, item_texts: list[str] | None = None,
@@ -245,7 +246,20 @@ class LMSeq(Recommender):
             return self.output(query) + self.item_bias
         return torch.einsum("bh,bch->bc", query, self.output.weight[items].to(query.dtype)) + self.item_bias[items]
 
-    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator,
+                   baskets: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        if baskets is not None:
+            # the window's last item is predicted from the baskets before its own: the history is cut
+            # after the last event of the basket before it, and right-aligned again
+            from recstudio.data.batching import basket_readout
+
+            readout = basket_readout(baskets)[:, -1]
+            width = sequences.shape[1] - 1
+            shift = np.where(readout >= 0, width - 1 - readout, width)
+            source = np.arange(width)[None, :] - shift[:, None]
+            histories = np.where(source >= 0, np.take_along_axis(sequences[:, :-1], source.clip(min=0), 1), 0)
+            targets = np.where(readout >= 0, sequences[:, -1], 0)
+            return {"histories": torch.from_numpy(histories), "targets": torch.from_numpy(targets)}
         seq = torch.from_numpy(sequences)
         return {"histories": seq[:, :-1], "targets": seq[:, -1]}
 

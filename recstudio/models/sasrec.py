@@ -121,10 +121,22 @@ class SequenceEncoder(nn.Module):
         return self.norm(x)
 
 
+def at_readout(x: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``x`` [B, L, ...] (per position of the histories) at the position each target is predicted from:
+    the position itself, or with baskets the last event of the basket before the target's
+    (``batch["readout"]``, see ``recstudio.data.batching.basket_readout``)."""
+    readout = batch.get("readout")
+    if readout is None:
+        return x
+    index = readout.view(*readout.shape, *([1] * (x.dim() - 2))).expand(*readout.shape, *x.shape[2:])
+    return x.gather(1, index)
+
+
 class SASRec(Recommender):
     name = "sasrec"
     config_class = SASRecConfig
     distillable = True
+    basket_training = True
 
     def __init__(self, config: SASRecConfig, n_items: int):
         super().__init__(config, n_items)
@@ -155,10 +167,19 @@ class SASRec(Recommender):
         table = self.item_table()
         return self.encoder(F.embedding(histories, table), histories)
 
-    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def make_batch(self, sequences: np.ndarray, rng: np.random.Generator,
+                   baskets: np.ndarray | None = None) -> dict[str, torch.Tensor]:
         seq = torch.from_numpy(sequences)
         # items stored negated are history only (training.fit.context_windows): read, never a target
         batch = {"histories": seq[:, :-1].abs(), "targets": seq[:, 1:].clamp(min=0)}
+        if baskets is not None:
+            # each basket's items are targets of the state at the end of the basket before it (the same
+            # state the last event of a history gives at test time); the first basket in view is none
+            from recstudio.data.batching import basket_readout
+
+            readout = torch.from_numpy(basket_readout(baskets))
+            batch["targets"] = batch["targets"].masked_fill(readout < 0, 0)
+            batch["readout"] = readout.clamp(min=0)
         if self.config.loss == "sampled":
             batch.update(self.draw_negatives(rng))
         return batch
@@ -194,7 +215,8 @@ class SASRec(Recommender):
         The softmax runs over every item, or, when the batch has negatives, over the target and the
         negatives, each negative's logit less its log Q, less any negative that is the position's target.
         """
-        histories, targets = batch["histories"], batch["targets"]
+        targets = batch["targets"]
+        histories, hidden = at_readout(batch["histories"], batch), at_readout(hidden, batch)
         mask = (targets > 0) & (histories > 0)
         hidden, items = hidden[mask], table[1:]
         if "negatives" not in batch:

@@ -311,7 +311,9 @@ def _update_split(split, touched: np.ndarray, replay: float, rng: np.random.Gene
     if not (kept >= 2).any():
         raise RecStudioError("After the update no user has two or more training events among the sequences to "
                              "fine-tune on; add more events.")
-    return dataclasses.replace(split, train_indptr=indptr, train_items=items), int(n_replay)
+    starts = None if split.train_basket_starts is None else split.train_basket_starts[idx.astype(np.int64)]
+    return dataclasses.replace(split, train_indptr=indptr, train_items=items, train_basket_starts=starts), \
+        int(n_replay)
 
 
 def _update_train_config(parent, fit_split, model, request: UpdateRequest):

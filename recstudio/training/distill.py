@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from recstudio.errors import RecStudioError
+from recstudio.models.sasrec import at_readout
 from recstudio.training.wrappers import Wrapped
 
 DEFAULT_TEMPERATURE = 2.0
@@ -103,8 +104,9 @@ class Distillation(Wrapped):
         hidden = student.encoder(F.embedding(histories, table), histories)
         trained = getattr(student, "trained_items", None)
         excluded = ~trained[1:] if trained is not None and not bool(trained[1:].all()) else None
-        mask = (targets > 0) & (histories > 0)
-        logits = (hidden[mask] @ table[1:].T).float()  # once, for both terms (full softmax)
+        # with baskets, each target is read at the end of the basket before it (sasrec.at_readout)
+        mask = (targets > 0) & (at_readout(histories, batch) > 0)
+        logits = (at_readout(hidden, batch)[mask] @ table[1:].T).float()  # once, for both terms (full softmax)
         if "negatives" in batch:  # sampled softmax for the hard term; the soft one still spans the catalogue
             hard = student.sequence_loss(hidden, batch, table, excluded=excluded)
         else:
@@ -113,7 +115,7 @@ class Distillation(Wrapped):
         if self.alpha == 0.0:
             return hard
         with torch.no_grad():
-            soft_targets = self._teacher_scores(histories)[mask]
+            soft_targets = at_readout(self._teacher_scores(histories), batch)[mask]
         if excluded is not None:  # items the student never trains on are no candidates
             keep = ~excluded
             logits, soft_targets = logits[:, keep], soft_targets[:, keep]

@@ -133,6 +133,37 @@ def epoch_windows(model, indptr: np.ndarray, items: np.ndarray, width: int, rng:
     return training_windows(indptr, items, width, rng)
 
 
+def basket_windows(model, split, width: int, rng: np.random.Generator, context: int = 0):
+    """One epoch's windows, as :func:`epoch_windows` lays them out (the same draws), with each cell's
+    basket id beside its item (``split.train_basket_starts``; 0 = padding), so that a model predicts each
+    basket from the baskets before it (see ``recstudio.data.batching.basket_readout``). Windows in which
+    no event can be predicted so (a user's one basket, or a basket wider than the window) are left out."""
+    from recstudio.data.batching import basket_readout
+
+    events = epoch_windows(model, split.train_indptr, np.arange(len(split.train_items)), width, rng, context)
+    real = events != 0
+    source = np.abs(events[real]) - 1
+    items = np.zeros_like(events)
+    items[real] = (split.train_items[source] + 1) * np.sign(events[real])  # history-only cells stay negated
+    baskets = np.zeros_like(events)
+    baskets[real] = np.cumsum(split.train_basket_starts)[source]  # ids from 1: 0 stays padding
+    predicted = (items[:, 1:] > 0) & (basket_readout(baskets) >= 0)
+    # a model whose window has one target (its last item, "user" windows) needs that one predictable
+    predicted = predicted[:, -1] if model.epoch_windows == "user" else predicted.any(axis=1)
+    return items[predicted], baskets[predicted]
+
+
+def check_basket_training(model, split) -> None:
+    """A split that holds baskets (``train_basket_starts``) is trained on only by a model that can
+    predict a basket from the baskets before it; another would learn the file order of a basket's lines."""
+    if split.train_basket_starts is not None and model.trainable and not model.basket_training:
+        raise RecStudioError(
+            f"Model {model.name!r} cannot train on the {split.kind} split yet: it would learn to predict one "
+            "line of a basket from another in the order the file printed them. Train sasrec or sasrec-lm on "
+            "it, or use another split."
+        )
+
+
 def fit(
     model,
     split,
@@ -196,11 +227,21 @@ def fit(
         ckpt = write_checkpoint(1, 1, score, metrics)
         return FitResult("completed", 1, 1, 1, elapsed, elapsed, metrics, 0.0, ckpt)
 
+    check_basket_training(model, split)
     model.fit_statistics(split.train_indptr, split.train_items)
     width = model.history_length + 1
-    windows = epoch_windows(model, split.train_indptr, split.train_items, width, rng, config.min_context)
+    by_basket = split.train_basket_starts is not None
+
+    def windows_of_epoch():
+        if by_basket:
+            return basket_windows(model, split, width, rng, config.min_context)
+        return epoch_windows(model, split.train_indptr, split.train_items, width, rng, config.min_context), None
+
+    windows, window_baskets = windows_of_epoch()
     if len(windows) == 0:
-        raise RecStudioError("No user has two or more training events, so there is nothing to learn a sequence from.")
+        raise RecStudioError("No user has two or more training events, so there is nothing to learn a sequence from."
+                             if not by_basket else
+                             "No user has two or more training baskets, so there is nothing to learn a sequence from.")
     # Under DDP every rank has the same windows and order (same seed); each step is one global batch
     # of batch_size windows, shared out by rank, so every rank takes the same number of steps.
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
@@ -260,20 +301,24 @@ def fit(
 
     for epoch in range(first_epoch, config.epochs + 1):
         if epoch > 1:
-            windows = epoch_windows(model, split.train_indptr, split.train_items, width, rng, config.min_context)
+            windows, window_baskets = windows_of_epoch()
         order = rng.permutation(len(windows))
         model.train()
         for lo in range(0, len(order), config.batch_size):
             if cancelled():
                 status = "cancelled"
                 break
-            rows = windows[order[lo : lo + config.batch_size]]
+            picked = order[lo : lo + config.batch_size]
+            rows = windows[picked]
+            row_baskets = window_baskets[picked] if by_basket else None
             global_rows = len(rows)
             if distributed is not None:
                 if global_rows < distributed.world_size:
                     continue  # a last sliver smaller than the ranks: every rank skips it alike
                 rows = distributed.share(rows)
-            batch = model.make_batch(rows, batch_rng)
+                row_baskets = distributed.share(row_baskets) if by_basket else None
+            batch = model.make_batch(rows, batch_rng) if not by_basket else \
+                model.make_batch(rows, batch_rng, baskets=row_baskets)
             out_of_memory = False
             try:
                 batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}

@@ -25,6 +25,7 @@ class Wrapped(Recommender):
         self.epoch_windows = inner.epoch_windows
         self.uses_item_text = inner.uses_item_text
         self.distillable = inner.distillable
+        self.basket_training = inner.basket_training
 
     @property
     def history_length(self) -> int:
@@ -42,8 +43,10 @@ class Wrapped(Recommender):
     def fit_statistics(self, train_indptr, train_items) -> None:
         self.inner.fit_statistics(train_indptr, train_items)
 
-    def make_batch(self, sequences, rng):
-        return self.inner.make_batch(sequences, rng)
+    def make_batch(self, sequences, rng, baskets=None):
+        if baskets is None:
+            return self.inner.make_batch(sequences, rng)
+        return self.inner.make_batch(sequences, rng, baskets=baskets)
 
     def parameter_groups(self, lr: float):
         return self.inner.parameter_groups(lr)
