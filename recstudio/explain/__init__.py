@@ -7,6 +7,9 @@ Importing this package is light; torch, shap and transformers load inside the fu
 
 from recstudio.explain.attribution import (
     ABSENT,
+    ATTRIBUTION_UNITS,
+    BASKETS,
+    EVENTS,
     DEFAULT_MAX_EVALS,
     AttributionCancelled,
     EXACT_UP_TO,
@@ -14,6 +17,7 @@ from recstudio.explain.attribution import (
     CoalitionScorer,
     attribute,
     attribution_budget,
+    basket_label,
     warm_up_shap,
 )
 from recstudio.explain.faithfulness import (
@@ -45,7 +49,7 @@ from recstudio.explain.text import (
 from recstudio.explain.whatif import Scenario, explanation_html, write_html
 
 __all__ = [
-    "ABSENT", "Attribution", "AttributionCancelled", "Catalogue", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "Explained",
+    "ABSENT", "ATTRIBUTION_UNITS", "Attribution", "BASKETS", "EVENTS", "basket_label", "AttributionCancelled", "Catalogue", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "Explained",
     "ExplanationText", "Facts", "Faithfulness", "FaithfulnessReport", "GROUNDED", "LANGUAGE_MODEL", "LanguageModel",
     "Scenario", "attribute", "attribution_budget", "catalogue_of", "check_text", "clean_title", "deletion_auc",
     "deletion_scores", "explain_text", "explanation_html", "faithfulness", "grounded_text", "interest_summary",

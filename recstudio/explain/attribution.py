@@ -1,6 +1,7 @@
 """Shapley attributions of a user's history events for a model's score of one candidate item.
 
-A player is one history event. An absent event is removed from the sequence (the others keep
+A player is one history event, or one basket (every line of it removed or kept together, see
+``baskets`` of :func:`attribute`). An absent event is removed from the sequence (the others keep
 their order and move up to the most recent slots), never zeroed in place, so every coalition is a
 history the model could really have been given. The game is played by ``shap``: its exact
 explainer for short histories, its antithetic permutation explainer beyond, both fed a batched
@@ -29,6 +30,9 @@ DEFAULT_MAX_EVALS = 1000
 MAX_ROWS_PER_CALL = 2048
 CANCELLABLE_ROWS_PER_CALL = 128
 ABSENT = -1  # marks a removed event inside a coalition row
+#: What a player of the game is (``attribute(..., baskets=...)``): one event, or one whole basket.
+EVENTS, BASKETS = "events", "baskets"
+ATTRIBUTION_UNITS = (EVENTS, BASKETS)
 
 
 @dataclass
@@ -44,6 +48,11 @@ class Attribution:
     The players are the events the model reads (its ``history_length`` most recent ones);
     ``older_events`` counts earlier events, which never reach the score and so are left out of
     every coalition. ``positions`` are the events' 1-based positions in the full history.
+
+    Over baskets (``over == "baskets"``) a player is a basket: ``values``, ``item_ids`` (its items'
+    ids joined by ", "), ``titles`` (a short label of its lines), ``timestamps`` and ``positions`` (of
+    its first line) are one per basket, ``members`` gives each basket's events as indices into
+    ``history_items`` (always the events the model reads), and the values still add up to the score.
     """
 
     item: str
@@ -62,6 +71,8 @@ class Attribution:
     seconds: float = 0.0
     history_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     item_index: int = -1
+    over: str = EVENTS  # what a player is: "events" or "baskets"
+    members: list[tuple[int, ...]] | None = None  # over baskets: each player's events (indices into history_items)
 
     # shap.Explanation's names ------------------------------------------------------------
     @property
@@ -85,14 +96,25 @@ class Attribution:
         """|sum of values + base value - score|."""
         return abs(float(np.sum(self.values, dtype=np.float64)) + self.base_value - self.score)
 
+    def player_events(self, i: int) -> tuple[int, ...]:
+        """The events of player ``i`` as indices into ``history_items`` (one event, or a basket's lines)."""
+        return (int(i),) if self.members is None else tuple(self.members[i])
+
+    def player_items(self, i: int) -> np.ndarray:
+        """The item indices of player ``i``'s events."""
+        return np.asarray(self.history_items, dtype=np.int64)[list(self.player_events(i))]
+
     def order(self) -> np.ndarray:
         """Event indices from the most positive attribution to the most negative (stable on ties)."""
         return np.argsort(-np.asarray(self.values, dtype=np.float64), kind="stable")
 
     def events(self) -> list[dict[str, Any]]:
-        """One dict per event, oldest first: ``item_id``, ``title``, ``timestamp``, ``position``, ``value``."""
-        return [{"item_id": i, "title": t, "timestamp": ts, "position": p, "value": float(v)}
-                for i, t, ts, p, v in zip(self.item_ids, self.titles, self.timestamps, self.positions, self.values)]
+        """One dict per player (event or basket), oldest first: ``item_id``, ``title``, ``timestamp``,
+        ``position`` (of its first event), ``value``, and ``lines`` (the number of events it holds)."""
+        return [{"item_id": i, "title": t, "timestamp": ts, "position": p, "value": float(v),
+                 "lines": len(self.player_events(n))}
+                for n, (i, t, ts, p, v) in enumerate(zip(self.item_ids, self.titles, self.timestamps, self.positions,
+                                                         self.values))]
 
     def top(self, n: int | None = None) -> list[dict[str, Any]]:
         """The events by attribution, most positive first (all of them when ``n`` is None)."""
@@ -105,7 +127,7 @@ class Attribution:
                 "base_value": self.base_value,
                 "attributions": [{k: e[k] for k in ("item_id", "title", "timestamp", "value")} for e in self.events()],
                 "method": self.method, "evaluations": self.evaluations, "older_events": self.older_events,
-                "seconds": round(self.seconds, 4)}
+                "over": self.over, "seconds": round(self.seconds, 4)}
 
     def to_shap(self):
         """The same numbers as a ``shap.Explanation`` (for shap's own plots)."""
@@ -193,6 +215,7 @@ def attribute(
     user: str | None = None,
     threads: int | None = 1,
     cancelled=None,
+    baskets: Sequence | np.ndarray | None = None,
 ) -> Attribution:
     """Shapley values of the events of ``history`` (item indices, oldest first) for ``model``'s
     score of item index ``item``.
@@ -207,6 +230,10 @@ def attribute(
     The model is put in eval mode and scored on CPU tensors under ``torch.no_grad``, on ``threads``
     intra-op threads (see :class:`CoalitionScorer`). ``cancelled()``, when given, is asked between batches
     of coalitions and raises :class:`AttributionCancelled` once true.
+    - ``baskets``: one label per event of ``history`` (consecutive events with the same label are one
+      basket): each basket is then one player, all its lines removed or kept together, so the values
+      say what each basket did (``Attribution.over == "baskets"``). The exact/permutation choice and
+      the budget count baskets. A basket cut by the model's window plays with the lines it reads.
     """
     started = time.perf_counter()
     history = np.asarray(history, dtype=np.int64).ravel()
@@ -224,10 +251,20 @@ def attribute(
     full_and_empty = scorer(np.stack([players, np.full(n, ABSENT, np.int64)]))
     score, base = float(full_and_empty[0]), float(full_and_empty[1])
 
+    group = _basket_players(baskets, len(history), older) if baskets is not None else None
     if n == 0:
         values, method = np.zeros(0), "none"
-    else:
+    elif group is None:
         values, method = _shapley(scorer, players, max_evals=max_evals, exact_up_to=exact_up_to, seed=seed)
+    else:
+        def basket_game(rows: np.ndarray) -> np.ndarray:
+            """Rows over baskets (a basket index or ABSENT) scored as rows over their events."""
+            rows = np.atleast_2d(np.asarray(rows))
+            return scorer(np.where(rows[:, group] != ABSENT, players[None, :], ABSENT))
+
+        m = int(group[-1]) + 1
+        values, method = _shapley(basket_game, np.arange(m, dtype=np.int64), max_evals=max_evals,
+                                  exact_up_to=exact_up_to, seed=seed)
 
     ids = [str(i) for i in item_ids] if item_ids is not None else None
     names = [str(t) for t in titles] if titles is not None else ids
@@ -236,14 +273,45 @@ def attribute(
     times = list(timestamps)[older:] if timestamps is not None else [None] * n
     if len(times) != n:
         raise ValueError("timestamps must give one entry per history event")
+    events = players.tolist()
+    members = None
+    if group is None:
+        player_ids, player_titles = [label(i) for i in events], [title(i) for i in events]
+        positions = list(range(older + 1, len(history) + 1))
+    else:
+        firsts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else np.zeros(0, np.int64)
+        ends = np.r_[firsts[1:], n].astype(np.int64)
+        members = [tuple(range(int(a), int(b))) for a, b in zip(firsts, ends)]
+        player_ids = [", ".join(label(events[j]) for j in lines) for lines in members]
+        player_titles = [basket_label([title(events[j]) for j in lines]) for lines in members]
+        positions = [older + int(a) + 1 for a in firsts]
+        times = [times[int(a)] for a in firsts]
     return Attribution(
         item=label(int(item)), item_title=title(int(item)), score=score, base_value=base,
-        values=np.asarray(values, dtype=np.float64), item_ids=[label(i) for i in players.tolist()],
-        titles=[title(i) for i in players.tolist()], timestamps=times,
-        positions=list(range(older + 1, len(history) + 1)), user=user, method=method,
+        values=np.asarray(values, dtype=np.float64), item_ids=player_ids, titles=player_titles, timestamps=times,
+        positions=positions, user=user, method=method,
         evaluations=scorer.rows_scored, older_events=older, seconds=time.perf_counter() - started,
-        history_items=players.copy(), item_index=int(item),
+        history_items=players.copy(), item_index=int(item), over=EVENTS if group is None else BASKETS,
+        members=members,
     )
+
+
+def _basket_players(baskets, n_history: int, older: int) -> np.ndarray:
+    """The player (0, 1, ...) of each event the model reads, from one basket label per history event."""
+    labels = np.asarray(baskets).ravel()
+    if len(labels) != n_history:
+        raise ValueError("baskets must give one label per history event")
+    read = labels[older:]
+    starts = np.ones(len(read), dtype=bool)
+    starts[1:] = read[1:] != read[:-1]
+    return np.cumsum(starts) - 1
+
+
+def basket_label(titles: Sequence[str]) -> str:
+    """A basket in a few words: 'Tea cup' for one line, 'Tea cup + 3 more' for four."""
+    if not titles:
+        return ""
+    return titles[0] if len(titles) == 1 else f"{titles[0]} + {len(titles) - 1} more"
 
 
 def _shapley(scorer: CoalitionScorer, players: np.ndarray, *, max_evals: int, exact_up_to: int, seed: int):
@@ -306,5 +374,5 @@ def attribution_budget(n_events: int, max_evals: int = DEFAULT_MAX_EVALS, exact_
     return max(1, max(max_evals, per) // per) * per
 
 
-__all__ = ["ABSENT", "Attribution", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "attribute",
+__all__ = ["ABSENT", "ATTRIBUTION_UNITS", "Attribution", "BASKETS", "EVENTS", "basket_label", "CoalitionScorer", "DEFAULT_MAX_EVALS", "EXACT_UP_TO", "attribute",
            "attribution_budget"]

@@ -20,20 +20,22 @@ TOP = 3
 
 
 def deletion_scores(model, players: np.ndarray, item: int, orders: np.ndarray,
-                    scorer: CoalitionScorer | None = None) -> np.ndarray:
-    """Scores [n_orders, n + 1]: column k is the candidate's score after removing the first k
-    events of each order (a permutation of 0..n-1) from ``players``; all in one batched call."""
+                    scorer: CoalitionScorer | None = None, groups: np.ndarray | None = None) -> np.ndarray:
+    """Scores [n_orders, m + 1]: column k is the candidate's score after removing the first k
+    players of each order (a permutation of 0..m-1) from the events ``players``; all in one batched
+    call. A player is one event, or with ``groups`` (the player of each event) a basket of them."""
     players = np.asarray(players, dtype=np.int64)
     orders = np.atleast_2d(np.asarray(orders, dtype=np.int64))
     n = len(players)
-    rows = np.repeat(players[None, None, :], orders.shape[0], axis=0).repeat(n + 1, axis=1)  # [o, n+1, n]
-    removed = np.zeros((orders.shape[0], n + 1, n), dtype=bool)
-    for k in range(1, n + 1):
-        removed[:, k] = removed[:, k - 1]
-        removed[np.arange(orders.shape[0]), k, orders[:, k - 1]] = True
-    rows = np.where(removed, ABSENT, rows)
+    group = np.arange(n) if groups is None else np.asarray(groups, dtype=np.int64)
+    m = orders.shape[1]
+    gone = np.zeros((orders.shape[0], m + 1, m), dtype=bool)  # [o, m+1, m]: players removed after k steps
+    for k in range(1, m + 1):
+        gone[:, k] = gone[:, k - 1]
+        gone[np.arange(orders.shape[0]), k, orders[:, k - 1]] = True
+    rows = np.where(gone[:, :, group], ABSENT, players[None, None, :])  # [o, m+1, n]
     scorer = scorer or CoalitionScorer(model, item)
-    return scorer(rows.reshape(-1, n)).reshape(orders.shape[0], n + 1)
+    return scorer(rows.reshape(-1, n)).reshape(orders.shape[0], m + 1)
 
 
 def deletion_auc(curve: np.ndarray, full: float, scale: float) -> float:
@@ -96,19 +98,25 @@ def faithfulness(model, attribution: Attribution, *, seed: int = 0, random_order
     """Deletion curves for one attribution: attribution order, ``random_orders`` random orders
     (averaged) and, for attention models, last-layer attention order; and whether removing the
     ``top`` most positive events lowers the score more than removing ``top`` random ones (their
-    mean fall over the random orders)."""
+    mean fall over the random orders). An attribution over baskets removes whole baskets (and has no
+    attention order: attention weighs events, not baskets)."""
     players = np.asarray(attribution.history_items, dtype=np.int64)
-    n = len(players)
+    n = len(attribution.values)  # players: events, or baskets of them
+    groups = None
+    if attribution.members is not None:
+        groups = np.zeros(len(players), dtype=np.int64)
+        for g, lines in enumerate(attribution.members):
+            groups[list(lines)] = g
     rng = np.random.default_rng(seed)
     orders = {"attribution": attribution.order()[None, :],
               "random": np.stack([rng.permutation(n) for _ in range(max(1, random_orders))])}
-    attention = last_position_attention(model, players)
+    attention = last_position_attention(model, players) if groups is None else None
     if attention is not None:
         orders["attention"] = np.argsort(-attention, kind="stable")[None, :]
     names = list(orders)
     stacked = np.concatenate([orders[k] for k in names])
     scores = deletion_scores(model, players, attribution.item_index, stacked,
-                             scorer or CoalitionScorer(model, attribution.item_index))
+                             scorer or CoalitionScorer(model, attribution.item_index), groups)
     full, empty = float(scores[0, 0]), float(scores[0, -1])
     scale = float(np.max(np.abs(scores - full)))
     curves, at = {}, 0

@@ -206,10 +206,10 @@ def recommendation_facts(attribution, catalogue: Catalogue, max_events: int = MA
     for i in attribution.order():
         if attribution.values[i] <= 0 or len(events) >= max_events:
             break
-        index = int(attribution.history_items[i])
-        if catalogue.titles[index] not in seen:
-            seen.add(catalogue.titles[index])
-            events.append(index)
+        for index in attribution.player_items(i).tolist():  # an event, or a basket's lines
+            if catalogue.titles[index] not in seen and len(events) < max_events:
+                seen.add(catalogue.titles[index])
+                events.append(index)
     mine = catalogue.attributes(item)
     ordered = [v for kind in ATTRIBUTE_KINDS for v in sorted(mine.get(kind, ()))]
     shared: list[str] = []

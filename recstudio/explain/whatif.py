@@ -15,7 +15,9 @@ from recstudio.explain.explained import Explained
 class Scenario:
     """``base``: the item ids of the history the inspector's mode gives (oldest first) with their
     ``times`` (ISO-8601 or None); ``left_out``: positions in ``base`` to leave out; ``added``: item ids
-    appended after the last event (newest last)."""
+    appended after the last event (newest last). ``baskets``: the basket number of each ``base`` event
+    (empty: not known, each event its own); ``held_out_items``: the whole held-out basket (the run's
+    test targets) when the mode leaves it rankable, ``held_out`` its first item."""
 
     user: str
     base: tuple[str, ...]
@@ -23,15 +25,62 @@ class Scenario:
     held_out: str | None = None  # the run's test item for this user, when the mode leaves it rankable
     left_out: frozenset[int] = frozenset()
     added: tuple[str, ...] = ()
+    baskets: tuple[int, ...] = ()
+    held_out_items: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         return bool(self.left_out or self.added)
 
+    def targets(self) -> tuple[str, ...]:
+        """The held-out items a list of this scenario is asked to find (none under the full history)."""
+        if self.held_out_items:
+            return self.held_out_items
+        return (self.held_out,) if self.held_out is not None else ()
+
     def toggled(self, position: int, keep: bool) -> "Scenario":
         left = set(self.left_out)
         (left.discard if keep else left.add)(position)
         return replace(self, left_out=frozenset(left))
+
+    def basket_of(self, position: int) -> int:
+        """The basket number of ``base`` event ``position`` (the position itself when baskets are not known)."""
+        return int(self.baskets[position]) if self.baskets else int(position)
+
+    def basket_positions(self, basket: int) -> list[int]:
+        """The positions in ``base`` of the lines of ``basket``."""
+        if not self.baskets:
+            return [int(basket)] if 0 <= basket < len(self.base) else []
+        return [n for n, b in enumerate(self.baskets) if b == basket]
+
+    def basket_toggled(self, basket: int, keep: bool) -> "Scenario":
+        """Every line of ``basket`` kept (``keep``) or left out together: what-if without that basket."""
+        left = set(self.left_out)
+        lines = self.basket_positions(basket)
+        if keep:
+            left.difference_update(lines)
+        else:
+            left.update(lines)
+        return replace(self, left_out=frozenset(left))
+
+    def left_out_baskets(self) -> list[int]:
+        """The baskets (of more than one line) every line of which is left out, oldest first."""
+        if not self.baskets or not self.left_out:
+            return []
+        sizes: dict[int, int] = {}
+        for b in self.baskets:
+            sizes[b] = sizes.get(b, 0) + 1
+        gone: dict[int, int] = {}
+        for n in self.left_out:
+            gone[self.baskets[n]] = gone.get(self.baskets[n], 0) + 1
+        return sorted(b for b, k in gone.items() if k == sizes[b] and sizes[b] > 1)
+
+    def history_baskets(self) -> list[int]:
+        """One basket label per event the model reads (:meth:`history`): each added item is a basket
+        of its own, after the last one."""
+        kept = [self.basket_of(n) for n in range(len(self.base)) if n not in self.left_out]
+        after = max([self.basket_of(n) for n in range(len(self.base))], default=-1) + 1
+        return kept + list(range(after, after + len(self.added)))
 
     def with_added(self, item_id: str) -> "Scenario":
         return replace(self, added=self.added + (str(item_id),))

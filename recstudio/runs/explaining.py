@@ -11,7 +11,7 @@ import numpy as np
 
 from recstudio.errors import RecStudioError
 from recstudio.explain import (
-    DEFAULT_MAX_EVALS, Explained, ExplanationText, Scenario, attribute, catalogue_of, explain_text, interest_summary,
+    ATTRIBUTION_UNITS, BASKETS, DEFAULT_MAX_EVALS, EVENTS, Explained, ExplanationText, Scenario, attribute, catalogue_of, explain_text, interest_summary,
     similarity_for,
 )
 from recstudio.runs.evaluating import load_run_model, run_split
@@ -38,34 +38,49 @@ def user_events(inspector, user_id) -> tuple[np.ndarray, list[str | None]]:
     return items, [t.isoformat() for t in stamps]
 
 
+def check_over(over: str) -> str:
+    """``over`` as :func:`recstudio.explain.attribute` takes it ("events" or "baskets"), or one clear error."""
+    if over not in ATTRIBUTION_UNITS:
+        raise RecStudioError(f"Attributions are over {' or '.join(ATTRIBUTION_UNITS)}, not {over!r}.")
+    return over
+
+
 def explain_recommendation(inspector, item, *, user=None, history=None, max_evals: int = DEFAULT_MAX_EVALS,
-                           seed: int = 0, language_model=None) -> Explained:
+                           seed: int = 0, language_model=None, over: str = EVENTS) -> Explained:
     """Attribution and text for ``item`` (an item id) given a user's full history or an ad-hoc
     ``history`` of item ids (oldest first), with the run's model held by ``inspector``
-    (a :class:`recstudio.runs.RunInspector`)."""
+    (a :class:`recstudio.runs.RunInspector`). ``over="baskets"`` makes each of the user's baskets one
+    player (its lines removed or kept together); an ad-hoc history has no baskets."""
     dataset = inspector.dataset
+    check_over(over)
     if (user is None) == (history is None):
         raise RecStudioError("Explain either a user (--user) or an ad-hoc history (--history), not both.")
+    if over == BASKETS and user is None:
+        raise RecStudioError("An ad-hoc history has no baskets: attribute over baskets for a user (--user).")
     item_index = dataset.item_index(item)
+    baskets = None
     if user is not None:
         items, times = user_events(inspector, user)
         label = str(user)
+        if over == BASKETS:
+            baskets = inspector.basket_numbers(dataset.user_index(user))
     else:
         items = np.array([dataset.item_index(h) for h in history], dtype=np.int64)
         times, label = None, None
     attribution = attribute(inspector.model, items, item_index, max_evals=max_evals, seed=seed,
-                            item_ids=inspector.item_ids, titles=inspector.titles, timestamps=times, user=label)
+                            item_ids=inspector.item_ids, titles=inspector.titles, timestamps=times, user=label,
+                            baskets=baskets)
     text = explain_text(attribution, catalogue_of(dataset), language_model)
     return Explained(attribution, text)
 
 
 def explain(workspace, run_id, item, *, user=None, history=None, max_evals: int = DEFAULT_MAX_EVALS, seed: int = 0,
-            language_model=None, inspector=None) -> Explained:
+            language_model=None, inspector=None, over: str = EVENTS) -> Explained:
     """:func:`explain_recommendation` for a stored run (``recstudio explain``)."""
     if max_evals < 1:
         raise RecStudioError("--max-evals must be at least 1.")
     return explain_recommendation(_inspector(workspace, run_id, inspector), item, user=user, history=history,
-                                  max_evals=max_evals, seed=seed, language_model=language_model)
+                                  max_evals=max_evals, seed=seed, language_model=language_model, over=over)
 
 
 def summarise_user(inspector, user_id, language_model=None) -> ExplanationText:
@@ -147,20 +162,23 @@ def diversity_report(workspace, run_id, diversity: float, *, k: int = 10, device
 
 # what-if -------------------------------------------------------------------------------------
 def explain_scenario(inspector, scenario: Scenario, item_id: str, *, max_evals: int = DEFAULT_MAX_EVALS,
-                     seed: int = 0, language_model=None, cancelled=None) -> Explained:
-    """Shapley values of the scenario's events for ``item_id``'s score, and the grounded text
-    (``cancelled``: see :func:`recstudio.explain.attribute`)."""
+                     seed: int = 0, language_model=None, cancelled=None, over: str = EVENTS) -> Explained:
+    """Shapley values of the scenario's events (``over="baskets"``: of its baskets, each added item one
+    of its own) for ``item_id``'s score, and the grounded text (``cancelled``: see
+    :func:`recstudio.explain.attribute`)."""
     dataset = inspector.dataset
     history = item_indices(dataset, scenario.history())
+    baskets = scenario.history_baskets() if check_over(over) == BASKETS else None
     attribution = attribute(inspector.model, history, dataset.item_index(item_id), max_evals=max_evals, seed=seed,
                             item_ids=inspector.item_ids, titles=inspector.titles,
-                            timestamps=scenario.history_times(), user=scenario.user, cancelled=cancelled)
+                            timestamps=scenario.history_times(), user=scenario.user, cancelled=cancelled,
+                            baskets=baskets)
     return Explained(attribution, explain_text(attribution, catalogue_of(dataset), language_model))
 
 
 def explain_scenario_job(workspace_path, run_id: int, scenario: Scenario, item_id: str,
                          language_model_path: str | None = None, *, max_evals: int = DEFAULT_MAX_EVALS,
-                         cancelled=None) -> Explained:
+                         cancelled=None, over: str = EVENTS) -> Explained:
     """:func:`explain_scenario` for the window's worker, by workspace path and run id (the loaded
     inspector is reused, see :func:`open_inspector`); the optional local language model (a path or hub
     id already on disk) is loaded there, once per path. A ``cancelled()`` that turns true (the analyst
@@ -171,7 +189,7 @@ def explain_scenario_job(workspace_path, run_id: int, scenario: Scenario, item_i
 
         lm = language_model(language_model_path)
     return explain_scenario(open_inspector(workspace_path, run_id), scenario, item_id, max_evals=max_evals,
-                            language_model=lm, cancelled=cancelled)
+                            language_model=lm, cancelled=cancelled, over=over)
 
 
 def query_job(workspace_path: str, run_id: int, text: str, k: int = 10):

@@ -1,5 +1,6 @@
-"""One run looked at user by user: the history as the split saw it, the list, the held-out item, and
-what-if scenarios of that history. :func:`inspect_user` answers a click on a user in one call."""
+"""One run looked at user by user: the history as the split saw it (grouped into baskets), the list, the
+held-out item or basket, and what-if scenarios of that history. :func:`inspect_user` answers a click on a
+user in one call."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ class RunInspector:
       be recommended today, and what :func:`recommend` and ``recstudio recommend --user`` give.
       Every item the user touched is excluded, the held-out one included, so it never appears.
 
+    Under the last-basket split the held-out part is the user's whole last basket: the "as evaluated"
+    history is every event before it, each of its items is marked in the list, and the evaluation's
+    exclusion is followed (history items are removed except the basket's own).
+
     The model was trained on the split's training part only; reading the later events it never
     trained on is ordinary inference. An empty history gets the training popularity list
     (``source == "popularity"``). Scoring runs on CPU under ``torch.no_grad``; torch is imported
@@ -66,6 +71,9 @@ class RunInspector:
         self.popularity = np.asarray(meta.popularity, dtype=np.float32)
         self.has_times = self.dataset.report.timestamp_format != "file order"
         self._parts: tuple[np.ndarray, ...] | None = None
+        self._ends: tuple[np.ndarray, np.ndarray] | None = None  # end of each user's validation / test target
+        self._baskets = None  # recstudio.data.baskets.Baskets, computed once
+        self._sets = False  # the split's test asks target sets (baskets)
         self._cold: np.ndarray | None = None
         self._users = None
         self._similarity = None
@@ -98,12 +106,33 @@ class RunInspector:
     def user_index(self, user_id) -> int:
         return self.dataset.user_index(user_id)
 
+    def basket_numbers(self, user: int) -> np.ndarray:
+        """The basket (0, 1, ... oldest first) of each of user index ``user``'s events: events sharing a
+        time, or a basket value (see :mod:`recstudio.data.baskets`)."""
+        grouped = self._basket_groups()
+        lo, hi = int(grouped.user_ptr[user]), int(grouped.user_ptr[user + 1])
+        bounds = grouped.event_ptr[lo: hi + 1] - self.dataset.indptr[user]
+        return np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(bounds))
+
+    def _basket_groups(self):
+        if self._baskets is None:
+            from recstudio.data.baskets import baskets
+
+            self._baskets = baskets(self.dataset)
+        return self._baskets
+
+    @property
+    def basket_split(self) -> bool:
+        """Whether the run's split holds out whole baskets (last-basket)."""
+        return self.run.split == "last-basket"
+
     def history(self, user_id):
         """The user's events, oldest first: DataFrame ``position`` (1-based), ``time`` (UTC datetime;
         NaT when the file had no timestamps), ``item_id``, ``title``, then ``category``, ``event``,
-        ``rating``, ``quantity`` when the dataset has them, and ``part``: what the event was in the
-        run's split ("train", "validation", "test" = the held-out item, "" for an event the split
-        uses only as history or not at all)."""
+        ``rating``, ``quantity`` when the dataset has them, ``basket`` (1-based, oldest first: the
+        events sharing a time or basket value) and ``part``: what the event was in the run's split
+        ("train", "validation", "test" = the held-out item, or every line of the held-out basket under
+        last-basket, "" for an event the split uses only as history or not at all)."""
         import pandas as pd
 
         user = self.user_index(user_id)
@@ -122,38 +151,55 @@ class RunInspector:
         for column in ("event", "rating", "quantity"):
             if column in events.columns:
                 frame[column] = events[column].to_numpy()
+        frame["basket"] = self.basket_numbers(user) + 1
         train_len, valid_pos, test_pos = (part[user] for part in self._split_parts())
+        valid_end, test_end = (int(end[user]) for end in self._target_ends())
         part = np.full(hi - lo, "", dtype=object)
         part[: min(train_len, hi - lo)] = PART_TRAIN
         if self._cold is not None:  # cold-items split: cold events before the validation target trained nothing
             part[(part == PART_TRAIN) & np.isin(items, self._cold)] = ""
         if valid_pos >= 0:
-            part[valid_pos] = PART_VALIDATION
+            part[valid_pos:valid_end] = PART_VALIDATION
         if test_pos >= 0:
-            part[test_pos] = PART_TEST
+            part[test_pos:test_end] = PART_TEST
         frame["part"] = part
         return pd.DataFrame(frame)
 
     def held_out(self, user_id) -> str | None:
-        """The item id of the user's test target in the run's split, or None when the user is not tested."""
-        user = self.user_index(user_id)
-        test_pos = self._split_parts()[2][user]
+        """The item id of the user's test target in the run's split (the first item of the held-out
+        basket under last-basket), or None when the user is not tested."""
+        items = self.held_out_items(user_id)
+        return items[0] if items else None
+
+    def held_out_items(self, user_id) -> list[str]:
+        """The item ids the run's test asked this user for: the held-out item, or the distinct items of
+        the held-out basket in their order in the file (last-basket); empty when the user is not tested."""
+        return [str(self.item_ids[i]) for i in self._targets(self.user_index(user_id)).tolist()]
+
+    def _targets(self, user: int) -> np.ndarray:
+        """Item indices of user index ``user``'s test targets, distinct, as the split's target set."""
+        test_pos = int(self._split_parts()[2][user])
         if test_pos < 0:
-            return None
-        return str(self.item_ids[self.dataset.history(user)[test_pos]])
+            return np.zeros(0, dtype=np.int64)
+        lines = self.dataset.history(user)[test_pos: int(self._target_ends()[1][user])]
+        _, first = np.unique(lines, return_index=True)
+        return np.asarray(lines[np.sort(first)], dtype=np.int64)
 
     # recommendations ----------------------------------------------------------------------
     def recommend(self, user_id, k: int = 10, exclude_seen: bool = True, mode: str = AS_EVALUATED) -> Recommendation:
         """The user's top-``k`` (see the class docstring for ``mode``). Items are dicts ``rank``
         (1-based), ``item_id``, ``title``, ``category`` ("" without a catalogue category),
-        ``score``, ``held_out`` (True for the user's test item)."""
+        ``score``, ``held_out`` (True for the user's test item, or an item of the held-out basket).
+        ``held_out_rank`` is the best full-catalogue rank of the held-out items (as the run's MRR counts
+        the first hit), ``held_out_ranks`` each one's."""
         check_k(k)
         if mode not in INSPECTION_MODES:
             raise RecStudioError(f"Unknown inspection mode {mode!r}; choose one of: {', '.join(INSPECTION_MODES)}.")
         user = self.user_index(user_id)
         full = self.dataset.history(user)
         test_pos = int(self._split_parts()[2][user])
-        target = int(full[test_pos]) if test_pos >= 0 else None
+        targets = self._targets(user)
+        target = int(targets[0]) if len(targets) else None
         note = ""
         if mode == AS_EVALUATED and target is None:
             mode = FULL_HISTORY
@@ -161,30 +207,32 @@ class RunInspector:
                     f"(too few events), so the full history is used.")
         history = full[:test_pos] if mode == AS_EVALUATED else full
         exclude = np.unique(history) if exclude_seen else np.zeros(0, np.int64)
-        if mode == AS_EVALUATED:
-            exclude = exclude[exclude != target]  # as the evaluation does: the target stays rankable
+        if mode == AS_EVALUATED:  # as the evaluation does: the targets stay rankable
+            exclude = exclude[~np.isin(exclude, targets)]
         source, scores = score_history(self.model, history, self.popularity)
         ranked, values, masked = best_items(scores, exclude, k)
+        wanted = set(targets.tolist())
         items = [
             {"rank": n, "item_id": str(self.item_ids[i]), "title": str(self.titles[i]),
              "category": str(self.categories[i]) if self.categories is not None else "",
-             "score": v, "held_out": i == target}
+             "score": v, "held_out": i in wanted}
             for n, (i, v) in enumerate(zip(ranked.tolist(), values.tolist()), 1)
         ]
         in_list = next((it["rank"] for it in items if it["held_out"]), None)
-        held_out_rank = None
+        held_out_rank, held_out_ranks = None, []
         if mode == AS_EVALUATED:
-            import torch
+            from recstudio.evaluation.ranking import set_ranks
 
-            from recstudio.evaluation import target_ranks
-
-            held_out_rank = int(target_ranks(masked, torch.tensor([target]))[0]) + 1
+            ranks = set_ranks(masked, np.zeros(len(targets), dtype=np.int64), targets).numpy() + 1
+            held_out_ranks = [int(r) for r in ranks]
+            held_out_rank = min(held_out_ranks)
         if source == "popularity":
             note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
         return Recommendation(
             str(user_id), source, items, [str(self.item_ids[i]) for i in history.tolist()], mode=mode,
             held_out=str(self.item_ids[target]) if target is not None else None,
             held_out_in_list=in_list, held_out_rank=held_out_rank, note=note,
+            held_out_items=[str(self.item_ids[i]) for i in targets.tolist()], held_out_ranks=held_out_ranks,
         )
 
     def _cold_parts(self, cold: np.ndarray, valid_pos: np.ndarray, test_pos: np.ndarray):
@@ -220,7 +268,27 @@ class RunInspector:
             if split.cold_items is not None:
                 train_len, valid_pos = self._cold_parts(split.cold_items, valid_pos, test_pos)
             self._parts = (train_len, valid_pos, test_pos)
+            self._sets = split.test.has_target_sets
         return self._parts
+
+    def _target_ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per user: the end (exclusive) of the validation and of the test target: the position after
+        it, or with target sets (last-basket) the end of its basket."""
+        if self._ends is None:
+            parts = self._split_parts()
+            ends = []
+            for pos in parts[1:]:
+                end = np.where(pos >= 0, pos + 1, -1)
+                if self._sets:
+                    asked = np.flatnonzero(pos >= 0)
+                    starts = self._basket_groups().event_ptr
+                    first = self.dataset.indptr[asked] + pos[asked]  # the basket's first event
+                    after = starts[np.searchsorted(starts, first, side="right")]
+                    end[asked] = after - self.dataset.indptr[asked]
+                ends.append(end)
+            self._ends = (ends[0], ends[1])
+        return self._ends
+
 
 # what-if ----------------------------------------------------------------------------------------
 def scenario_for(inspector, user_id, mode: str) -> Scenario:
@@ -231,13 +299,16 @@ def scenario_for(inspector, user_id, mode: str) -> Scenario:
 
 def scenario_of(inspector, rec: Recommendation, frame) -> Scenario:
     """The unchanged scenario behind a list :meth:`RunInspector.recommend` gave, with the user's
-    ``frame`` (:meth:`RunInspector.history`) for the events' times."""
+    ``frame`` (:meth:`RunInspector.history`) for the events' times and baskets."""
     n = len(rec.history)
     times = frame["time"].iloc[:n]
     stamps = tuple(None if t is None or t != t else t.isoformat() for t in times) if inspector.has_times \
         else (None,) * n
-    held_out = rec.held_out if rec.mode == AS_EVALUATED else None
-    return Scenario(str(rec.user), tuple(rec.history), stamps, held_out)
+    evaluated = rec.mode == AS_EVALUATED
+    held_out = rec.held_out if evaluated else None
+    baskets = tuple(int(b) - 1 for b in frame["basket"].iloc[:n]) if "basket" in frame.columns else ()
+    return Scenario(str(rec.user), tuple(rec.history), stamps, held_out, baskets=baskets,
+                    held_out_items=tuple(rec.held_out_items) if evaluated else ())
 
 
 def item_indices(dataset, item_ids) -> np.ndarray:
@@ -248,7 +319,8 @@ def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity:
                        pool: int | None = None):
     """The top-``k`` for the scenario's history, as :meth:`RunInspector.recommend` lists them: the
     items of the history the model reads are excluded (a left-out event is not), the held-out item
-    stays rankable; with ``diversity`` > 0 re-ranked by MMR from the best ``max(50, 5k)``."""
+    stays rankable (every item of a held-out basket); with ``diversity`` > 0 re-ranked by MMR from the
+    best ``max(50, 5k)``."""
     from recstudio.evaluation.diversity import POOL, check_diversity, rerank
 
     diversity = check_diversity(diversity)
@@ -256,9 +328,9 @@ def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity:
     dataset = inspector.dataset
     history = item_indices(dataset, scenario.history())
     exclude = np.unique(history)
-    target = dataset.item_index(scenario.held_out) if scenario.held_out is not None else None
-    if target is not None:
-        exclude = exclude[exclude != target]
+    targets = item_indices(dataset, scenario.targets())
+    exclude = exclude[~np.isin(exclude, targets)]
+    wanted_items = set(targets.tolist())
     wanted = max(pool or POOL, 5 * k) if diversity > 0 else k
     source, scores = score_history(inspector.model, history, inspector.popularity)
     ranked, values, _ = best_items(scores, exclude, wanted)
@@ -272,14 +344,14 @@ def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity:
     items = [
         {"rank": n, "item_id": str(inspector.item_ids[i]), "title": str(inspector.titles[i]),
          "category": str(inspector.categories[i]) if inspector.categories is not None else "",
-         "score": float(v), "held_out": i == target}
+         "score": float(v), "held_out": i in wanted_items}
         for n, (i, v) in enumerate(zip(ranked.tolist(), values.tolist()), 1)
     ]
     if source == "popularity":
         note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
     in_list = next((it["rank"] for it in items if it["held_out"]), None)
     return Recommendation(scenario.user, source, items, scenario.history(), held_out=scenario.held_out,
-                          held_out_in_list=in_list, note=note)
+                          held_out_in_list=in_list, note=note, held_out_items=list(scenario.targets()))
 
 
 def intra_list_diversity(inspector, item_ids) -> float | None:
@@ -303,7 +375,12 @@ class UserInspection:
     ``scenario``: the what-if scenario the list was made from (unchanged unless one was given);
     ``recommendation``: the list (``mode`` None for a changed what-if history); ``diversity``:
     intra-list diversity ``(before, after)`` MMR re-ranking, when ``diversity`` > 0 was asked;
-    ``summary``: the grounded summary of the user's interests, None when the catalogue gives none."""
+    ``summary``: the grounded summary of the user's interests, None when the catalogue gives none.
+
+    Baskets: ``held_out_items`` is everything the run's test asked this user for (the held-out item, or
+    under last-basket the whole held-out basket), ``found`` those of them the list holds, best ranked
+    first (none under the full history, which excludes them); ``grouped`` says whether the history reads
+    best as baskets (the run holds out baskets, or the user has events sharing a time or basket)."""
 
     run_id: int
     user: str
@@ -313,6 +390,10 @@ class UserInspection:
     recommendation: Recommendation
     diversity: tuple[float | None, float | None] | None = None
     summary: ExplanationText | None = None
+    held_out_items: tuple[str, ...] = ()
+    found: tuple[str, ...] = ()
+    grouped: bool = False
+    split: str = ""
 
 
 def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *, k: int = 10,
@@ -348,8 +429,12 @@ def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *
         summary = interest_summary(item_indices(inspector.dataset, scenario.base), catalogue_of(inspector.dataset))
     except Exception:  # a summary is a nicety: a catalogue without text gives none
         summary = None
-    return UserInspection(inspector.run.id, str(user_id), frame, inspector.held_out(user_id), scenario, rec,
-                          measured, summary)
+    baskets = frame["basket"].to_numpy()
+    grouped = len(baskets) > 0 and (inspector.basket_split or bool(np.any(baskets[1:] == baskets[:-1])))
+    held_out_items = tuple(inspector.held_out_items(user_id))
+    return UserInspection(inspector.run.id, str(user_id), frame, held_out_items[0] if held_out_items else None,
+                          scenario, rec, measured, summary, held_out_items=held_out_items,
+                          found=tuple(rec.found), grouped=bool(grouped), split=str(inspector.run.split))
 
 
 _OPEN: dict[tuple[str, int], tuple[Any, RunInspector]] = {}

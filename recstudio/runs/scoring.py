@@ -3,7 +3,7 @@ they make: what every list is made from."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,10 @@ class Recommendation:
     ``history`` holds the item ids the list was computed from. Lists from :class:`RunInspector` also
     say which ``mode`` gave the history, the user's ``held_out`` test item, where it sits in the list
     (``held_out_in_list``, 1-based, None when absent) and in the full ranking as the run's test
-    ranked it (``held_out_rank``, "as evaluated" mode only), and a ``note`` for the analyst.
+    ranked it (``held_out_rank``, "as evaluated" mode only), and a ``note`` for the analyst. Under
+    the last-basket split ``held_out_items`` is the whole held-out basket (``held_out`` its first item,
+    ``held_out_rank`` the best rank among them, ``held_out_ranks`` each one's); otherwise it is the
+    one held-out item.
     """
 
     user: str | None
@@ -30,6 +33,13 @@ class Recommendation:
     held_out_in_list: int | None = None
     held_out_rank: int | None = None
     note: str = ""
+    held_out_items: list[str] = field(default_factory=list)
+    held_out_ranks: list[int] = field(default_factory=list)  # aligned with held_out_items ("as evaluated")
+
+    @property
+    def found(self) -> list[str]:
+        """The held-out items this list holds, best ranked first."""
+        return [it["item_id"] for it in self.items if it.get("held_out")]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
