@@ -82,3 +82,202 @@ def machine_line(threads: str | None = None) -> str:
     threads = threads or f"{torch.get_num_threads()} threads"
     return (f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, {threads}, "
             f"cuda={torch.cuda.is_available()}")
+
+
+# --- What the peer benchmarks share (peer_rectools.py, peer_replay.py): a peer in a virtual environment of
+# its own, the event log it is handed, its driver run there, our SASRec trained beside it, and the table.
+
+PEER_ARCH = {"hidden": 64, "layers": 2, "heads": 2, "max_len": 50}  # both sides, whatever a recipe says
+SAMPLE = ROOT / "resources" / "sample" / "purchases.csv.gz"
+PEER_CACHE = Path.home() / ".cache" / "recstudio-bench"
+TOP = ("HR@10", "NDCG@10", "MRR@10")
+
+
+def peer_python(venv: str | Path, steps: list[list[str]], probe: str, label: str) -> Path:
+    """The Python of a peer's virtual environment, made on first use: each of ``steps`` is one
+    ``pip install`` (torch first, pinned, so pip takes this machine's CPU build and the peer's own
+    requirement finds it there); ``probe`` is code that must import the peer once it is in."""
+    import subprocess
+
+    python = Path(venv) / "bin" / "python"
+    if python.exists() and subprocess.run([str(python), "-c", probe], capture_output=True).returncode == 0:
+        return python
+    progress(f"installing {label} into {venv} (once; a few minutes)…")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    for packages in steps:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+    subprocess.run([str(python), "-c", probe], check=True)
+    return python
+
+
+def peer_data(name: str) -> Path:
+    """The behaviour log a ``--dataset`` name stands for: ml-100k (../shared) or the bundled sample."""
+    if name == "ml-100k":
+        return ML100K / "interactions.csv"
+    if name == "sample":
+        return SAMPLE
+    raise SystemExit(f"Unknown dataset {name!r}: ml-100k or sample.")
+
+
+def imported(log: str | Path, folder: Path):
+    """``log`` imported by RecStudio (into a workspace in ``folder``) and its leave-one-out split."""
+    from recstudio.data import make_split
+    from recstudio.workspace import Workspace
+    from recstudio.runs import ImportRequest, import_or_reuse
+
+    with Workspace(str(folder / "peer.sqlite")) as ws:
+        dataset = ws.load_dataset(import_or_reuse(ws, ImportRequest(str(log)))[0].id)
+    split = make_split(dataset, "leave-one-out")
+    return dataset, split
+
+
+def write_events(dataset, path: Path) -> None:
+    """Every imported event as ``user,item,position`` in RecStudio's order (position counts from 0 within a
+    user), so a peer that sorts by time and splits off the last events holds out what ours does."""
+    import numpy as np
+
+    starts = dataset.indptr[:-1]
+    counts = np.diff(dataset.indptr)
+    order = np.arange(int(dataset.indptr[-1])) - np.repeat(starts, counts)
+    frame = dataset.interactions
+    users = dataset.user_ids[frame["user"].to_numpy()]
+    items = dataset.item_ids[frame["item"].to_numpy()]
+    with open(path, "w") as out:
+        out.write("user,item,position\n")
+        out.writelines(f"{u},{i},{p}\n" for u, i, p in zip(users.tolist(), items.tolist(), order.tolist()))
+
+
+def held_out(dataset, cases) -> dict[str, str]:
+    """Each evaluated user's held-out item, by the ids in the file: what a peer's split must match."""
+    return {str(dataset.user_ids[u]): str(dataset.item_ids[i])
+            for u, i in zip(cases.users.tolist(), cases.targets.tolist())}
+
+
+def run_driver(python: Path, source: str, args: dict, folder: Path, label: str, env: dict | None = None) -> dict:
+    """Run a peer's driver (``source``) in its environment with ``args`` as JSON; its stdout lines are
+    progress, its stderr goes to ``folder/LABEL.log``, and it writes its result to ``args["out"]``."""
+    import json
+    import os
+    import subprocess
+
+    driver = folder / f"{label}_driver.py"
+    driver.write_text(source)
+    log = folder / f"{label}.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([str(python), str(driver), json.dumps(args)], cwd=folder, stdout=subprocess.PIPE,
+                                stderr=err, text=True, env={**os.environ, **(env or {})})
+        for line in proc.stdout:  # the driver's own progress lines
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        code = proc.wait()
+    if code:
+        sys.stderr.write(log.read_text()[-4000:] + "\n")
+        raise SystemExit(f"{label} failed (exit {code}); the end of its log is above.")
+    return json.loads(Path(args["out"]).read_text())
+
+
+def train_beside_peer(dataset, split, device: str = "cpu", seed: int | None = None) -> dict:
+    """Our SASRec at its own defaults (``PEER_ARCH``, full softmax), early stopping on its own validation
+    (seen items left out). Each validation is also scored with seen items ranked; that extra scoring is
+    taken off our clock. The best epoch is then tested both ways."""
+    from recstudio.training import TrainConfig, Validated, drive, fit
+    from recstudio.models import create_model, model_config
+    from recstudio.training.fit import seed_everything
+    from recstudio.evaluation.evaluate import evaluate
+
+    config = TrainConfig(seed=42 if seed is None else seed)
+    seed_everything(config.seed)
+    model = create_model("sasrec", dataset.n_items, model_config("sasrec", dict(PEER_ARCH)))
+    popularity = split.train_popularity()
+
+    def measured(cases, exclude_seen: bool) -> dict:
+        return evaluate(model, cases, popularity=popularity, n_users=split.n_users, ks=(10,),
+                        exclude_seen=exclude_seen, batch_size=config.eval_batch_size, device=device).metrics
+
+    curve, aside = [], 0.0
+
+    def on_event(event) -> None:
+        nonlocal aside
+        if not isinstance(event, Validated):
+            return
+        t0 = time.perf_counter()
+        ranked = measured(split.valid, exclude_seen=False)["NDCG@10"]
+        curve.append({"epoch": event.epoch, "seconds": event.elapsed - aside,
+                      "excluded": event.metrics["NDCG@10"], "ranked": ranked})
+        aside += time.perf_counter() - t0
+        progress(f"ours epoch {event.epoch} ({curve[-1]['seconds']:.0f} s): valid NDCG@10 "
+                 f"{event.metrics['NDCG@10']:.4f} seen left out, {ranked:.4f} seen ranked"
+                 + (" *" if event.improved else ""))
+
+    result = drive(fit(model, split, config, device=device), on_event)
+    model.eval()  # fit left the best epoch's weights in place
+    seconds = result.seconds - aside
+    return {"epochs": result.epochs, "best_epoch": result.best_epoch, "seconds": seconds,
+            "s_per_epoch": seconds / max(result.epochs, 1), "samples_per_s": result.samples_per_s,
+            "validations": curve,
+            "test": {"ranked": {k: measured(split.test, False)[k] for k in TOP},
+                     "excluded": {k: measured(split.test, True)[k] for k in TOP}}}
+
+
+def first_reaching(curve: list[dict], key: str, score: float) -> dict | None:
+    """The first validation in ``curve`` whose ``key`` score is at least ``score``."""
+    return next((v for v in curve if v[key] >= score - 1e-12), None)
+
+
+def split_mismatch(ours: dict[str, str], theirs: dict[str, str]) -> int:
+    """How many of our evaluated users the peer held out a different item for (or none)."""
+    return sum(theirs.get(user) != item for user, item in ours.items())
+
+
+def peer_report(peer: str, key: str, ours: dict, theirs: dict, select: str = "excluded") -> dict:
+    """Print the side-by-side table of a finished comparison and return its JSON figures.
+
+    ``theirs`` is what a peer driver wrote: ``validations`` (epoch, seconds from the start of its fit,
+    ``excluded`` and ``ranked`` NDCG@10), ``seconds``, ``train_sequences`` (per epoch) and ``test`` with
+    ``ranked`` and ``excluded`` HR/NDCG/MRR@10. The peer's best epoch is the one with the best
+    validation NDCG@10 on the ``select`` protocol; the speed-up is its time to that epoch over ours to
+    reach the same score on the same protocol. The JSON names the peer's side ``key``."""
+    best = max(theirs["validations"], key=lambda v: v[select])
+    mine = first_reaching(ours["validations"], select, best[select])
+    speedup = best["seconds"] / mine["seconds"] if mine and mine["seconds"] > 0 else None
+    epochs = len(theirs["validations"])
+    their_s_epoch = theirs["seconds"] / max(epochs, 1)
+    their_rate = theirs["train_sequences"] * epochs / theirs["seconds"]
+    own_best = next(v for v in ours["validations"] if v["epoch"] == ours["best_epoch"])
+    protocol = {"excluded": "seen items left out", "ranked": "seen items ranked"}[select]
+    print(f"{'':<44} {'RecStudio':>12} {peer:>14} {'ratio':>8}")
+
+    def line(label, a, b, fmt="{:.4f}", ratio="higher"):
+        shown = [fmt.format(x) if x is not None else "—" for x in (a, b)]
+        q = ""
+        if a and b and ratio == "higher":
+            q = f"{a / b:.2f}x"
+        elif a and b and ratio == "time":  # RecStudio is Nx faster: their time over ours
+            q = f"{b / a:.1f}x"
+        print(f"{label:<44} {shown[0]:>12} {shown[1]:>14} {q:>8}")
+
+    line("epochs run (best)", f"{ours['epochs']} ({ours['best_epoch']})", f"{epochs} ({best['epoch']})", "{}", None)
+    line("seconds per epoch (ratio: faster)", ours["s_per_epoch"], their_s_epoch, "{:.2f}", "time")
+    line("training sequences / s", ours["samples_per_s"], their_rate, "{:,.0f}", None)
+    line("seconds to own best validation", own_best["seconds"], best["seconds"], "{:.0f}", None)
+    line(f"seconds to {peer}'s best valid NDCG@10", mine["seconds"] if mine else None, best["seconds"], "{:.0f}",
+         "time")
+    for protocol_key, name in (("excluded", "seen left out"), ("ranked", "seen ranked")):
+        line(f"best-epoch valid NDCG@10 ({name})", own_best[protocol_key], best[protocol_key])
+    for protocol_key, name in (("ranked", "seen ranked"), ("excluded", "seen left out")):
+        for metric in TOP:
+            line(f"test {metric} ({name})", ours["test"][protocol_key][metric], theirs["test"][protocol_key][metric])
+    if mine:
+        print(f"RecStudio reached {peer}'s best validation NDCG@10 ({best[select]:.4f}, {protocol}) after "
+              f"{mine['seconds']:.0f} s (epoch {mine['epoch']}); {peer} needed {best['seconds']:.0f} s "
+              f"(epoch {best['epoch']}): {speedup:.1f}x sooner.")
+    else:
+        print(f"RecStudio never reached {peer}'s best validation NDCG@10 ({best[select]:.4f}, {protocol}).")
+    return {"speedup": speedup,
+            "ours": {**ours["test"]["ranked"], "s_per_epoch": ours["s_per_epoch"],
+                     "samples_per_s": ours["samples_per_s"], "epochs": ours["epochs"],
+                     "best_epoch": ours["best_epoch"], "seconds_to_peer_best": mine["seconds"] if mine else None},
+            key: {**theirs["test"]["ranked"], "s_per_epoch": their_s_epoch, "sequences_per_s": their_rate,
+                     "epochs": epochs, "best_epoch": best["epoch"], "seconds_to_best": best["seconds"],
+                     "best_valid_NDCG@10": best[select]},
+            "seen_excluded": {"ours": ours["test"]["excluded"], key: theirs["test"]["excluded"]}}
