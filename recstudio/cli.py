@@ -94,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--split", default="leave-one-out", choices=SPLIT_NAMES,
-                   help="leave-one-out (default), temporal, or cold-items: leave-one-out with a random share of "
-                        "items held out of training, reported apart as \"cold\"")
+    p.add_argument("--split", choices=SPLIT_NAMES,
+                   help="leave-one-out, temporal, cold-items (leave-one-out with a random share of items held "
+                        "out of training, reported apart as \"cold\") or last-basket (each user's last basket "
+                        "is the test question). Default: last-basket when the data has a basket column "
+                        "(invoice, order...), else leave-one-out")
     p.add_argument("--cold-fraction", type=float, metavar="F",
                    help="share of items the cold-items split holds out (default 0.1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -207,6 +209,10 @@ def _add_import_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", metavar="CATALOGUE", help="item catalogue file joined on the item id")
     for role in ("user", "item", "time", "event", "rating", "quantity"):
         p.add_argument(f"--{role}-col", metavar="COLUMN", help=f"column holding the {role} (default: guessed)")
+    p.add_argument("--basket-col", metavar="COLUMN",
+                   help="column grouping a user's events into baskets: invoice, order, session (default: guessed "
+                        "from names like invoice_no, order_id, basket; \"\" for none, so events sharing a time "
+                        "are a basket)")
     p.add_argument("--item-key", metavar="COLUMN", help="catalogue column holding the item id (default: guessed)")
     p.add_argument("--events", metavar="TYPE,...", help="keep only these event types")
     p.add_argument("--min-user-events", type=int, default=1, metavar="N", help="drop users with fewer events")
@@ -218,7 +224,8 @@ def _import_settings(args) -> tuple[Any, Any]:
     from recstudio.data import ColumnRoles, ImportOptions
 
     roles = ColumnRoles(user=args.user_col, item=args.item_col, timestamp=args.time_col,
-                        event=args.event_col, rating=args.rating_col, quantity=args.quantity_col)
+                        event=args.event_col, rating=args.rating_col, quantity=args.quantity_col,
+                        basket=args.basket_col)
     if roles == ColumnRoles():
         roles = None
     events = tuple(e.strip() for e in args.events.split(",") if e.strip()) if args.events else None
@@ -256,6 +263,7 @@ def cmd_import(args) -> int:
              f"{record.n_users} users, {record.n_items} items",
              f"  time span {report.get('time_start')} .. {report.get('time_end')}"]
     lines += _read_as_lines(report)
+    lines += _basket_lines(report)
     for reason, count in (report.get("dropped") or {}).items():
         if count:
             lines.append(f"  dropped {count} rows: {reason}")
@@ -275,6 +283,20 @@ def _read_as_lines(report: dict) -> list[str]:
     for column, unit in (report.get("timestamp_units") or {}).items():
         lines.append(f"  timestamps in column {column!r}: {unit}")
     return lines
+
+
+def _basket_lines(report: dict) -> list[str]:
+    """How many baskets the import found, how big, and how many events share one."""
+    if not report.get("baskets"):
+        return []
+    by = (f"values of column {report['columns']['basket']!r}" if (report.get("columns") or {}).get("basket")
+          else "events of a user sharing a time")
+    return [f"  baskets ({by}): {report['baskets']:,}; events per basket: mean "
+            f"{report.get('events_per_basket', 0):.1f}, median {report.get('events_per_basket_median', 0):g}, "
+            f"max {report.get('events_per_basket_max', 0):,}",
+            f"  {report.get('shared_time_events', 0):,} events share their basket with another event of their user; "
+            f"same_time_share {report.get('same_time_share', 0):.2f} (users whose last event shares its basket "
+            "with the one before)"]
 
 
 def cmd_datasets(args) -> int:

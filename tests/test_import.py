@@ -87,7 +87,7 @@ def test_bundled_online_retail_sample():
     assert ds.name == "purchases"
     assert 1000 <= r.users <= 2000 and 1000 <= r.items <= 5000 and 50_000 <= r.events <= 150_000
     assert r.columns == {"user": "customer_id", "item": "stock_code", "timestamp": "invoice_date",
-                         "quantity": "quantity"}
+                         "quantity": "quantity", "basket": "invoice_no"}
     assert r.time_start.startswith("2010-12") and r.time_end.startswith("2011-12")
     assert r.catalogue_items == r.items and r.dropped == {}
     lengths = np.diff(ds.indptr)
@@ -202,7 +202,7 @@ def test_file_fingerprint(tmp_path):
     (["userId", "movieId", "rating", "timestamp"], dict(user="userId", item="movieId", rating="rating",
                                                          timestamp="timestamp")),
     (["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"],
-     dict(user="CustomerID", item="StockCode", timestamp="InvoiceDate", quantity="Quantity")),
+     dict(user="CustomerID", item="StockCode", timestamp="InvoiceDate", quantity="Quantity", basket="InvoiceNo")),
     (["visitor", "product", "action", "time"], dict(user="visitor", item="product", event="action",
                                                     timestamp="time")),
     (["Session ID", "SKU", "Event Type", "Date"], dict(user="Session ID", item="SKU", event="Event Type",

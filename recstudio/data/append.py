@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recstudio.data.basket_order import basket_order
+from recstudio.data.basket_report import WARNING_START, report_baskets
 from recstudio.data.dataset import Dataset, ImportReport
 from recstudio.errors import RecStudioError
 
@@ -84,6 +86,11 @@ def append_events(dataset: Dataset, events_path, *, items_path=None, roles=None,
                              else np.full(len(inter), np.nan, dtype=np.float32))
     if "event" in old.columns or "event" in inter.columns:
         added["event"] = inter["event"].astype(object).to_numpy() if "event" in inter.columns else None
+    if "basket" in old.columns:
+        added["basket"] = _new_baskets(old, inter, users, seconds)
+    elif "basket" in inter.columns:
+        notes.append(f"The new file's basket column {new.report.columns.get('basket')!r} was not used: the "
+                     "dataset has none, so its baskets stay the events of a user sharing a time.")
 
     duplicate = _already_there(old, added)
     duplicates = int(duplicate.sum())
@@ -102,6 +109,7 @@ def append_events(dataset: Dataset, events_path, *, items_path=None, roles=None,
     report = _report(dataset.report, new.report, interactions, user_ids, item_ids, duplicates, events_path,
                      len(added), len(new_users), new_items, catalogue_only, catalogue, len(dataset.item_ids), notes)
     version = Dataset(name or dataset.name, interactions, user_ids.astype(str), item_ids.astype(str), catalogue, report)
+    report_baskets(version)
     touched = np.unique(added["user"].to_numpy()).astype(np.int64)
     return Appended(version, len(added), duplicates, new_users, new_items, catalogue_only, touched, new.report, notes)
 
@@ -134,6 +142,18 @@ def _extend(known_ids: np.ndarray, incoming_ids: np.ndarray) -> tuple[np.ndarray
     return codes, fresh
 
 
+def _new_baskets(old: pd.DataFrame, inter: pd.DataFrame, users: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Basket codes of the new events after every old one: the new file's baskets, or, when it has no
+    basket column, its events of a user sharing a time. (The old baskets' values are not kept, so a
+    basket the new file goes on with is a new basket.)"""
+    start = int(old["basket"].max()) + 1 if len(old) else 0
+    if "basket" in inter.columns:
+        codes = inter["basket"].to_numpy().astype(np.int64)
+    else:
+        codes, _ = pd.factorize(pd.MultiIndex.from_arrays([users, seconds]))
+    return (start + codes).astype(np.int32)
+
+
 def _already_there(old: pd.DataFrame, added: pd.DataFrame) -> np.ndarray:
     """Rows of ``added`` that repeat an old event (same user, item and time)."""
     if len(old) == 0 or len(added) == 0:
@@ -148,7 +168,12 @@ def _merge(old: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     users = np.concatenate([old["user"].to_numpy(), added["user"].to_numpy()]).astype(np.int32)
     seconds = np.concatenate([old["timestamp"].to_numpy(), added["timestamp"].to_numpy()]).astype(np.int64)
-    order = np.lexsort((seconds, users))  # stable: ties keep old-before-new and file order
+    baskets = None
+    if "basket" in added.columns:
+        baskets = np.concatenate([old["basket"].to_numpy(), added["basket"].to_numpy()]).astype(np.int32)
+        order = basket_order(users, seconds, baskets)  # a basket's events consecutive, as the importer has them
+    else:
+        order = np.lexsort((seconds, users))  # stable: ties keep old-before-new and file order
     columns["user"] = users[order]
     columns["item"] = np.concatenate([old["item"].to_numpy(), added["item"].to_numpy()]).astype(np.int32)[order]
     columns["timestamp"] = seconds[order]
@@ -157,6 +182,8 @@ def _merge(old: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
         values = np.concatenate([old_events, added["event"].to_numpy()])[order]
         kinds = pd.Index(sorted({str(v) for v in values if v is not None and v == v}), dtype="str")
         columns["event"] = pd.Categorical(values, categories=kinds)
+    if baskets is not None:
+        columns["basket"] = baskets[order]
     for column in ("rating", "quantity"):
         if column in added.columns:
             before = old[column].to_numpy() if column in old.columns else np.full(len(old), np.nan)
@@ -211,7 +238,8 @@ def _report(old: ImportReport, new: ImportReport, interactions: pd.DataFrame, us
         report.catalogue_items += int(described.sum())
     report.catalogue_columns = list(dict.fromkeys([*report.catalogue_columns,
                                                    *(c for c in catalogue.columns if c != "item_id")]))
-    report.warnings = [*report.warnings, *notes, *(f"{Path(events_path).name}: {w}" for w in new.warnings),
+    report.warnings = [*report.warnings, *notes, *(f"{Path(events_path).name}: {w}" for w in new.warnings
+                                                      if not w.startswith(WARNING_START)),
                        f"Updated with {added:,} events from {Path(events_path).name}: {new_users:,} new users, "
                        f"{len(new_items):,} new items ({len(catalogue_only):,} from the catalogue without events)."]
     return report

@@ -82,6 +82,8 @@ def basket_summary(dataset: Dataset) -> dict[str, float | int]:
     return {
         "baskets": int(grouped.n_baskets),
         "events_per_basket": float(sizes.mean()) if len(sizes) else 0.0,
+        "events_per_basket_median": float(np.median(sizes)) if len(sizes) else 0.0,
+        "events_per_basket_max": int(sizes.max()) if len(sizes) else 0,
         "shared_time_events": int(sizes[sizes > 1].sum()),
         "same_time_share": share,
         "users_with_three_baskets": int((grouped.per_user() >= 3).sum()),

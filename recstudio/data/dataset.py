@@ -11,8 +11,9 @@ import pandas as pd
 
 from recstudio.errors import RecStudioError
 
-#: Column roles an interactions file can have; user and item are required.
-ROLES = ("user", "item", "timestamp", "event", "rating", "quantity")
+#: Column roles an interactions file can have; user and item are required. ``basket`` groups a user's
+#: events into baskets (an invoice, an order, a session): see :mod:`recstudio.data.baskets`.
+ROLES = ("user", "item", "timestamp", "event", "rating", "quantity", "basket")
 
 
 @dataclass
@@ -34,6 +35,14 @@ class ImportReport:
     encoding: str | None = None
     catalogue_items: int = 0  # catalogue rows matched to an imported item
     catalogue_columns: list[str] = field(default_factory=list)
+    # baskets (recstudio.data.baskets.basket_summary): a user's events sharing a basket value, or a time
+    baskets: int = 0
+    events_per_basket: float = 0.0  # mean
+    events_per_basket_median: float = 0.0
+    events_per_basket_max: int = 0
+    shared_time_events: int = 0  # events that share their basket (or time) with another event of their user
+    same_time_share: float = 0.0  # users whose last event shares its basket with the one before / users with 2+
+    users_with_three_baskets: int = 0  # the users the last-basket split evaluates
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,7 +60,10 @@ class Dataset:
 
     ``interactions`` has columns ``user`` (int32, 0..n_users-1), ``item`` (int32, 0..n_items-1),
     ``timestamp`` (int64, Unix seconds UTC) and optionally ``event`` (categorical of str: a byte
-    a row), ``rating`` and ``quantity`` (float32). Rows are sorted by user, then time; ties keep file order.
+    a row), ``rating`` and ``quantity`` (float32) and ``basket`` (int32 codes of the basket column's
+    values; events of one user with the same code are one basket). Rows are sorted by user, then time;
+    ties keep file order. With a basket column: by user, then the time of the basket's first event, then
+    basket, then time, so that a basket's events are consecutive.
     ``items`` has one row per item index (RangeIndex), column ``item_id`` (original id, str)
     plus whatever catalogue columns were joined (title, category, brand, description, price...).
     """

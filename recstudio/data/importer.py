@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recstudio.data import text_columns
+from recstudio.data.basket_order import basket_order, whole_baskets
+from recstudio.data.basket_report import report_baskets
 from recstudio.data.catalogue import join_catalogue
 from recstudio.data.cleaning import k_core, repeated_rows
 from recstudio.data.dataset import Dataset, ImportReport
@@ -517,7 +519,7 @@ class _Times:
 class _Log:
     """The coded columns of the log, filled chunk by chunk (the raw text is not kept)."""
 
-    _CODED = ("user", "item", "event")
+    _CODED = ("user", "item", "event", "basket")
     _NUMERIC = ("rating", "quantity")
 
     def __init__(self, columns: dict[str, str], hash_rows: bool, file_bytes: int = 0):
@@ -705,9 +707,15 @@ class _Cleaner:
         events = kept(self.events) if "event" in self.columns else None
         self._events = None
         numeric = {role: kept(self.log.take(role)) for role in ("rating", "quantity") if role in self.columns}
+        baskets = None
+        if "basket" in self.columns:
+            baskets = self._basket_codes(kept(self.log.coders["basket"].take_codes()))
         self.keep = None
         time_range = (_iso(seconds.min()), _iso(seconds.max())) if "timestamp" in self.columns else (None, None)
-        order = _user_time_order(users, seconds)  # events of one user at the same time keep file order
+        if baskets is None:
+            order = _user_time_order(users, seconds)  # events of one user at the same time keep file order
+        else:
+            order = basket_order(users, seconds, baskets)  # a basket's events consecutive
         user_column = users[order].astype(np.int32, copy=False)
         del users
         item_column = items[order].astype(np.int32, copy=False)
@@ -719,6 +727,9 @@ class _Cleaner:
             # categorical: a byte a row instead of a string a row
             columns["event"] = _categorical(events[order], pd.Index(self.log.coders["event"].values(), dtype="str"))
             del events
+        if baskets is not None:
+            columns["basket"] = baskets[order]
+            del baskets
         for role in ("rating", "quantity"):
             if role in self.columns:
                 columns[role] = numeric.pop(role)[order]
@@ -738,7 +749,24 @@ class _Cleaner:
         report = self.report
         report.users, report.items, report.events = len(user_ids), len(item_ids), len(interactions)
         report.time_start, report.time_end = time_range
-        return Dataset(name, interactions, user_ids, item_ids, pd.DataFrame({"item_id": item_ids}), report)
+        dataset = Dataset(name, interactions, user_ids, item_ids, pd.DataFrame({"item_id": item_ids}), report)
+        report_baskets(dataset)
+        return dataset
+
+    def _basket_codes(self, codes: np.ndarray) -> np.ndarray:
+        """The kept rows' basket codes, compacted (int32); a row with no basket value is a basket alone."""
+        missing = int((codes < 0).sum())
+        if missing:
+            self.report.warnings.append(
+                f"{missing:,} events have no value in basket column {self.columns['basket']!r}; each is "
+                "counted as a basket of its own."
+            )
+        present = codes >= 0
+        if present.any():
+            _, compact = _compact(codes[present])
+            codes = codes.astype(np.int32, copy=True)
+            codes[present] = compact
+        return whole_baskets(codes)
 
 
 def _release_free_memory() -> None:

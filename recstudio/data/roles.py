@@ -24,6 +24,7 @@ class ColumnRoles:
     event: str | None = None
     rating: str | None = None
     quantity: str | None = None
+    basket: str | None = None  # invoice, order, session...: the events of a user with one value are a basket
 
     def as_dict(self) -> dict[str, str]:
         """role -> column for the roles that name a column."""
@@ -42,7 +43,7 @@ ABSENT = ""
 _NAMES = {
     "user": ("userid", "user", "uid", "customerid", "customer", "custid", "visitorid", "visitor", "clientid",
              "client", "memberid", "member", "reviewerid", "reviewer", "accountid", "buyerid", "buyer",
-             "shopperid", "personid", "sessionid", "session"),
+             "shopperid", "personid"),
     "item": ("itemid", "item", "iid", "movieid", "movie", "productid", "product", "stockcode", "sku", "asin",
              "parentasin", "articleid", "article", "trackid", "track", "songid", "bookid", "isbn", "videoid",
              "contentid", "goodsid", "offerid", "productcode", "itemcode"),
@@ -54,14 +55,21 @@ _NAMES = {
     "rating": ("rating", "ratings", "score", "stars", "star", "rate", "userrating", "reviewscore",
                "overall"),
     "quantity": ("quantity", "qty", "count", "units", "quantityordered", "nitems"),
+    # session names come last: a session is the basket only beside another user column (see _guess)
+    "basket": ("basketid", "basket", "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order",
+               "orderno", "ordernumber", "transactionid", "transaction", "transactionno", "receipt", "receiptid",
+               "receiptno", "cartid", "cart", "sessionid", "session"),
 }
+#: Names that are the user when the file has no other user column (a session-based log), else the basket.
+_SESSION_NAMES = ("sessionid", "session")
 # Looser name patterns tried after the exact names above (e.g. "customer_no", "product_code").
 _PATTERNS = {
-    "user": re.compile(r"^(user|customer|cust|visitor|client|member|buyer|shopper|reviewer|account|session)"
+    "user": re.compile(r"^(user|customer|cust|visitor|client|member|buyer|shopper|reviewer|account)"
                        r"(id|code|no|number|key|ref)?$"),
     "item": re.compile(r"^(item|product|prod|movie|article|sku|track|song|book|video|goods|offer|content)"
                        r"(id|code|no|number|key|ref)?$"),
     "timestamp": re.compile(r"(timestamp|datetime|date|time)(utc|gmt)?$"),
+    "basket": re.compile(r"^(invoice|order|basket|transaction|receipt|cart|session)(id|code|no|number|key|ref)?$"),
 }
 # names that say "not a time or a rating" even when the values could pass for one
 _NOT_BY_CONTENT = re.compile(r"(id|code|no|num|number|key|flag|index|idx)$|price|cost|amount|revenue|sales|total")
@@ -125,6 +133,12 @@ def _guess(df: pd.DataFrame, fixed: dict[str, str], skip: set[str] = frozenset()
         hit = _name_role(column)
         if hit is not None:
             candidates[hit[0]].append((hit[1], position, column))
+    # a session column is the user of a session-based log, unless another column is the user
+    sessions = [c for c in candidates["basket"] if _is_session(c[2])]
+    if "user" not in roles and not candidates["user"] and sessions:
+        best = min(sessions)
+        candidates["user"].append(best)
+        candidates["basket"].remove(best)
     for role in ROLES:
         if role not in roles and candidates[role]:
             roles[role] = min(candidates[role])[2]
@@ -142,6 +156,11 @@ def _guess(df: pd.DataFrame, fixed: dict[str, str], skip: set[str] = frozenset()
         if found is not None:
             roles["rating"] = found
     return {role: roles[role] for role in ROLES if roles.get(role)}
+
+
+def _is_session(column: str) -> bool:
+    key = normalise_name(column)
+    return key in _SESSION_NAMES or bool(re.fullmatch(r"session(id|code|no|number|key|ref)?", key))
 
 
 def _name_role(column: str) -> tuple[str, int] | None:

@@ -73,6 +73,33 @@ def dataset_summary(record, dataset) -> list[SummaryItem]:
         SummaryItem("catalogue", "Catalogue columns",
                     ", ".join(catalogue) if catalogue else "none (no catalogue joined)", items_source or ""),
         SummaryItem("dropped", "Rows dropped at import", dropped_text),
+        *basket_items(dataset),
+    ]
+
+
+def basket_items(dataset) -> list[SummaryItem]:
+    """The baskets (a basket column's values, or events sharing a time), how big, how many events share
+    one, and the warning when leave-one-out would split them ("" when it would not)."""
+    from recstudio.data.basket_report import basket_column, basket_warning
+    from recstudio.data.baskets import basket_summary
+
+    summary = basket_summary(dataset)  # counted afresh: a dataset imported before baskets were counted too
+    column = basket_column(dataset.report)
+    by = f"values of column “{column}”" if column else "a user's events sharing a time"
+    count = summary["baskets"]
+    baskets = (f"{count:,} ({by}) · {summary['events_per_basket']:,.1f} events each on average, median "
+               f"{summary['events_per_basket_median']:,g}, max {summary['events_per_basket_max']:,}") if count else "–"
+    share = summary["same_time_share"]
+    shared = (f"{summary['shared_time_events']:,} events share their basket with another event of their user; "
+              f"for {share:.0%} of users the last event shares its basket with the one before")
+    return [
+        SummaryItem("baskets", "Baskets", baskets,
+                    "A basket is one invoice, order or session: the events of a user with the same basket-column "
+                    "value, or, without a basket column, with the same time"),
+        SummaryItem("shared", "Shared baskets", shared if count else "–",
+                    "same_time_share: how often leave-one-out's held-out event is one line of a basket whose "
+                    "other lines are in the history"),
+        SummaryItem("basket_warning", "", basket_warning({"columns": dataset.report.columns, "same_time_share": share})),
     ]
 
 

@@ -23,9 +23,15 @@ class ImportRequest:
     name: str | None = None
 
 
+#: Raised when the same bytes and options import to a different dataset, so that an import made before
+#: is not reused in its place. 2: a basket column (role ``basket``) is guessed, kept and counted.
+IMPORT_LAYOUT = 2
+
+
 def options_key(request: ImportRequest, items_fingerprint: str | None) -> str:
     """A stable digest of everything besides the file's bytes that shapes an import."""
     payload = {
+        "layout": IMPORT_LAYOUT,
         "roles": asdict(request.roles) if request.roles is not None else None,
         "options": asdict(request.options) if request.options is not None else None,
         "items": items_fingerprint,

@@ -26,7 +26,9 @@ class TrainRequest:
     items: str | None = None
     model_config: dict[str, Any] = field(default_factory=dict)
     train_config: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
-    split: str = "leave-one-out"
+    # None: the dataset's default (recstudio.data.basket_report.default_split): last-basket when it has a
+    # basket column, else leave-one-out; with a teacher, the teacher's split
+    split: str | None = None
     device: str = "auto"
     workspace: str | None = None
     roles: Any = None
@@ -70,6 +72,7 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     An import is reported through ``import_progress(fraction, message)``, as it cannot yield.
     """
     from recstudio.data import make_split
+    from recstudio.data.basket_report import split_line
     from recstudio.models import create_model, model_config, model_spec
     from recstudio.training import Stage
     from recstudio.workspace import Workspace
@@ -101,9 +104,12 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         yield Stage("import", 1.0, f"Dataset {record.name!r}: {dataset.n_users} users, {dataset.n_items} items, "
                                    f"{dataset.n_events} events")
         split_options = dict(request.split_options or {})
+        split_name = run_split_name(request, dataset, teacher[0] if teacher is not None else None)
+        yield Stage("split", 1.0, split_line(dataset.report, split_name,
+                                             chosen=request.split is not None or teacher is not None))
         if teacher is not None:
-            _check_teacher(teacher, dataset, record, request.split, split_options)
-        split = make_split(dataset, request.split, **split_options)
+            _check_teacher(teacher, dataset, record, split_name, split_options)
+        split = make_split(dataset, split_name, **split_options)
         item_text = None
         uses_text = model_spec(request.model).uses_item_text
         if uses_text:
@@ -123,7 +129,7 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
             run_config["distributed"] = {"world_size": ddp.world_size, "backend": ddp.backend}
         if teacher is not None:
             run_config["distill"] = {"teacher_run": teacher[0].id, "teacher_model": teacher[0].model, **distill}
-        run = workspace.create_run(record.id, request.model, run_config, split=request.split, device=request.device)
+        run = workspace.create_run(record.id, request.model, run_config, split=split_name, device=request.device)
         if ddp is not None:
             ddp.broadcast(run.id)
         if uses_text and item_text is None:  # stopped while encoding item text: recorded as cancelled
@@ -139,6 +145,18 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
             model = Distillation(model, teacher[1], **distill)
         return (yield from fit_and_record(workspace, run, record.name, dataset, split, model, train_config,
                                            item_text, device, cancelled, ddp))
+
+
+def run_split_name(request: TrainRequest, dataset, teacher_run=None) -> str:
+    """The split a request trains on: the one it names; else the teacher's (a distilled student must use
+    it); else the dataset's default (last-basket when it has a basket column, else leave-one-out)."""
+    from recstudio.data.basket_report import default_split
+
+    if request.split is not None:
+        return request.split
+    if teacher_run is not None:
+        return teacher_run.split
+    return default_split(dataset.report)
 
 
 def request_dataset(workspace, request: TrainRequest, progress=None):

@@ -163,3 +163,40 @@ def test_item_table_sorts_and_searches_fifty_thousand_items(qtbot):
     assert model.rowCount() == len([i for i in range(n) if i % 3 == 1])
     model.set_filter("")
     assert model.rowCount() == n and model.index(0, 1).data().lower() == first[0]
+
+
+def test_baskets_and_the_leave_one_out_warning_for_the_sample(window):
+    from recstudio.data import sample_paths
+
+    record, _ = import_or_reuse(window.context.workspace, ImportRequest(*map(str, sample_paths())))
+    window.context.set_dataset(record)
+    window.show_page("data")
+    view = window.pages["data"]
+    values = {key: label.text() for key, label in view.summary_values.items()}
+    assert values["baskets"] == ("4,622 (values of column “invoice_no”) · 17.1 events each on average, "
+                                 "median 13, max 100")
+    assert values["shared"].startswith("78,755 events share their basket")
+    assert "for 95% of users the last event shares its basket" in values["shared"]
+    assert view.basket_warning.isVisible()
+    assert values["basket_warning"].startswith("Leave-one-out would split baskets: for 95% of the users")
+    assert "--split last-basket" in values["basket_warning"]
+
+
+def test_movielens_baskets_are_shared_times(movielens_view):
+    values = {key: label.text() for key, label in movielens_view.summary_values.items()}
+    assert values["baskets"].startswith("49,439 (a user's events sharing a time) · 2.0 events each")
+    assert "for 44% of users" in values["shared"]
+    assert movielens_view.basket_warning.isVisible()
+    assert "the same time as the one before it" in values["basket_warning"]
+
+
+def test_no_warning_when_few_last_events_share_a_time(window, tmp_path):
+    rows = "".join(f"u{u},i{k},{1000 * k + u}\n" for u in range(20) for k in range(4))
+    path = tmp_path / "distinct.csv"
+    path.write_text("user_id,item_id,timestamp\n" + rows)
+    record, _ = import_or_reuse(window.context.workspace, ImportRequest(str(path)))
+    window.context.set_dataset(record)
+    window.show_page("data")
+    view = window.pages["data"]
+    assert view.summary_values["baskets"].text().startswith("80 (a user's events sharing a time) · 1.0 events")
+    assert not view.basket_warning.isVisible() and view.basket_warning.text() == ""

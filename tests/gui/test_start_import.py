@@ -79,7 +79,7 @@ def test_import_dialog_on_movielens_checks_then_imports(qtbot, window, ml100k):
     assert dialog.isVisible()
     chosen = {role: combo.currentText() for role, combo in dialog.role_combos.items()}
     assert chosen == {"user": "user_id", "item": "item_id", "timestamp": "timestamp", "event": NONE,
-                      "rating": "rating", "quantity": NONE}
+                      "rating": "rating", "quantity": NONE, "basket": NONE}
     assert "epoch seconds" in dialog.timestamp_format_label.text()
     assert dialog.catalogue_key.currentText() == "item_id"
     assert dialog.preview_table.rowCount() == 20

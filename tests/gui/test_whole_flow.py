@@ -35,6 +35,10 @@ def test_sample_to_recommendations(qtbot, window):
     train.epochs_spin.setValue(1)
     train.max_steps_spin.setValue(15)
     train.device_combo.setCurrentIndex(train.device_combo.findData("cpu"))
+    # the sample has a basket column (invoice_no): the form starts on the last-basket split; this flow's
+    # step count and inspector history are leave-one-out's, chosen here as an analyst would
+    assert train.split_combo.currentData() == "last-basket"
+    train.split_combo.setCurrentIndex(train.split_combo.findData("leave-one-out"))
     qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: train.loss_curves.point_count(LIVE) > 0, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not train.is_training, timeout=TIMEOUT_MS)

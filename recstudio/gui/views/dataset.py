@@ -20,6 +20,7 @@ from recstudio.gui.dataset_page import DatasetPage, ItemTable, dataset_page_job,
 from recstudio.gui.jobs import JobRunner
 
 ACCENT = "#3b73b9"
+WARNING_COLOUR = "#b45309"  # the training page's warning colour
 #: Datasets with more events than this are read and summarised in a background job (at 1M events that is
 #: half a second the window would otherwise freeze for); smaller ones are shown at once.
 BACKGROUND_EVENTS = 200_000
@@ -241,7 +242,8 @@ class DatasetView(QWidget):
         details.setHorizontalSpacing(12)
         details.setVerticalSpacing(4)
         for row, (key, label) in enumerate((("source", "Source file"), ("catalogue", "Catalogue columns"),
-                                            ("dropped", "Rows dropped at import"))):
+                                            ("dropped", "Rows dropped at import"), ("baskets", "Baskets"),
+                                            ("shared", "Shared baskets"))):
             caption = QLabel(label + ":")
             caption.setStyleSheet("color: palette(placeholder-text);")
             value = QLabel("–")
@@ -252,6 +254,17 @@ class DatasetView(QWidget):
             details.addWidget(value, row, 1)
             self.summary_values[key] = value
         details.setColumnStretch(1, 1)
+        # leave-one-out would split baskets: said where the numbers are, before anyone trains
+        warning = QLabel()
+        warning.setObjectName("summary_basket_warning")
+        warning.setWordWrap(True)
+        warning.setTextFormat(Qt.TextFormat.PlainText)
+        warning.setStyleSheet(f"color: {WARNING_COLOUR}; background: palette(base); border: 1px solid "
+                              f"{WARNING_COLOUR}; border-radius: 4px; padding: 6px;")
+        warning.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        warning.hide()
+        self.summary_values["basket_warning"] = warning
+        self.basket_warning = warning
 
         # plots: each curve made once, then setData
         self.popularity_plot = _plot_widget("Item popularity (long tail)", "item rank", "events")
@@ -331,6 +344,7 @@ class DatasetView(QWidget):
         layout.addWidget(self.subtitle)
         layout.addLayout(tiles)
         layout.addLayout(details)
+        layout.addWidget(self.basket_warning)
         layout.addLayout(plots, 3)
         layout.addLayout(filter_row)
         layout.addWidget(self.item_table, 4)
@@ -405,6 +419,7 @@ class DatasetView(QWidget):
             label = self.summary_values[item.key]
             label.setText(item.value)
             label.setToolTip(item.tip)
+        self.basket_warning.setVisible(bool(self.basket_warning.text()))
         self._show_plots(page.plots)
         self.item_model.set_table(page.items)
         categories = self.item_model.has_categories

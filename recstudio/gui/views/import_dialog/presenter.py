@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recstudio.data.basket_report import WARNING_START
 from recstudio.data.catalogue import guess_catalogue_key
 from recstudio.errors import RecStudioError
 
 NONE = "(none)"
 ROLE_LABELS = {
     "user": "User id *", "item": "Item id *", "timestamp": "Time", "event": "Event type",
-    "rating": "Rating", "quantity": "Quantity",
+    "rating": "Rating", "quantity": "Quantity", "basket": "Basket",
 }
 ROLE_TIPS = {
     "user": "Who did it: a customer, visitor or account id (required)",
@@ -24,11 +25,14 @@ ROLE_TIPS = {
     "event": "What kind of event (view, cart, purchase…); lets you keep only some types",
     "rating": "An explicit rating or score, kept with each event",
     "quantity": "How many units, kept with each event",
+    "basket": "Which events belong together: an invoice, order or session number. A user's events with one "
+              "value are a basket, tested whole by the last-basket split; without it, events sharing a time are",
 }
 PLAUSIBLE_EPOCH = 100_000_000  # Mar 1973: times before it are most likely counts or ratings read as seconds
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " ": "space"}
 CATALOGUE_FILTER = "Item catalogues (*.csv *.tsv *.txt *.gz *.parquet *.pq);;All files (*)"
 ERROR_STYLE = "color: #b3261e;"
+WARNING_STYLE = "color: #b45309;"
 MUTED_STYLE = "color: palette(placeholder-text);"
 
 __all__ = [
@@ -171,11 +175,29 @@ def report_html(result) -> str:
     if report.catalogue_columns:
         lines.append(f"Catalogue: {report.catalogue_items:,} of {report.items:,} items found; "
                      f"columns {e(', '.join(report.catalogue_columns))}")
-    text = "<br>".join(lines)
-    if report.warnings:
+    lines += _basket_lines(report)
+    # the warning that changes how to train comes first, under the headline, where it is seen unscrolled
+    first = "".join(f"<p style='margin:4px 0 6px 0; {WARNING_STYLE}'><b>{e(w)}</b></p>"
+                    for w in report.warnings if w.startswith(WARNING_START))
+    text = lines[0] + (first or "<br>") + "<br>".join(lines[1:])
+    others = [w for w in report.warnings if not w.startswith(WARNING_START)]
+    if others:
         text += "<p style='margin-top:6px'><b>Warnings</b></p><ul style='margin-top:0; margin-left:-20px'>"
-        text += "".join(f"<li>{e(w)}</li>" for w in report.warnings) + "</ul>"
+        text += "".join(f"<li>{e(w)}</li>" for w in others) + "</ul>"
     return text
+
+
+def _basket_lines(report) -> list[str]:
+    """Baskets: how many, from which column, how big, and how many events share one."""
+    if not report.baskets:
+        return []
+    column = report.columns.get("basket")
+    by = f"values of “{html.escape(column)}”" if column else "events of a user sharing a time"
+    return [f"Baskets: <b>{report.baskets:,}</b> ({by}), {report.events_per_basket:,.1f} events each "
+            f"(median {report.events_per_basket_median:,g}, max {report.events_per_basket_max:,}); "
+            f"<b>{report.shared_time_events:,}</b> events share their basket with another event of their user; "
+            f"for <b>{report.same_time_share:.0%}</b> of users the last event shares its basket with the one "
+            f"before (same_time_share {report.same_time_share:.2f})"]
 
 
 def _read_as(report) -> str:

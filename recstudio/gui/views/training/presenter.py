@@ -72,6 +72,37 @@ def metrics_text(metrics: dict[str, Any], names=VALIDATION_METRICS) -> str:
     return " · ".join(f"{n} {metrics[n]:.4f}" for n in names if metrics.get(n) is not None)
 
 
+def dataset_line(record) -> tuple[str, str]:
+    """(split, rich text) for a dataset record: the split the form starts on, the core's default
+    (:func:`recstudio.data.basket_report.default_split`), and the form's dataset line saying why."""
+    from html import escape  # the name comes from a file name: shown as text, never as markup
+
+    split, note = split_default(record)
+    return split, (f"Dataset <b>{escape(record.name)}</b>: {record.n_users:,} users, {record.n_items:,} items, "
+                   f"{record.n_events:,} events{note}")
+
+
+def split_default(record) -> tuple[str, str]:
+    """(split, rich-text note): the core's default split for a dataset record, and why."""
+    from html import escape
+
+    from recstudio.data.basket_report import basket_column, default_split
+    from recstudio.data.baskets import SAME_TIME_WARNING
+
+    report = record.report or {}
+    split = default_split(report)
+    label = next(label for label, value, _tip in SPLITS if value == split)
+    column = basket_column(report)
+    if column is not None:
+        return split, (f"<br>Basket column <b>{escape(column)}</b>: the split starts on <i>{label}</i> "
+                       "(each user's last basket is the test question).")
+    share = float(report.get("same_time_share") or 0.0)
+    if share > SAME_TIME_WARNING:
+        return split, (f"<br>For {share:.0%} of users the last two events share a time; the split starts on "
+                       f"<i>{label}</i> (no basket column), <i>Last basket</i> holds them out together.")
+    return split, ""
+
+
 # devices -----------------------------------------------------------------------------------------
 def cpu_label() -> str:
     return f"cpu — {os.cpu_count() or 1} logical cores"

@@ -14,8 +14,9 @@ from recstudio.gui.context import AppContext
 from recstudio.gui.plots import DEFAULT_SMOOTHING, SMOOTHING_SETTING, X_STEP
 from recstudio.gui.views.training.devices import DeviceChoice
 from recstudio.gui.views.training.presenter import (
-    CLUSTER_JOB_NAME, JOB_NAME, LIVE, SPLITS, outcome_texts, patience_of, planned_work, priority_label,
-    priority_text, finished_text, resume_request, started_text, step_limit, train_request, validation_text,
+    CLUSTER_JOB_NAME, JOB_NAME, LIVE, SPLITS, dataset_line, outcome_texts, patience_of, planned_work,
+    priority_label, priority_text, finished_text, resume_request, started_text, step_limit, train_request,
+    validation_text,
 )
 from recstudio.gui.views.training.comparison import RunComparison
 from recstudio.gui.views.training.progress import LiveProgress
@@ -320,11 +321,10 @@ class TrainingView(QWidget):
         if record is None:
             self.dataset_label.setText('<b>No dataset yet.</b> <a href="start">Open one</a> to train on it.')
         else:
-            from html import escape  # the name comes from a file name: shown as text, never as markup
-
-            self.dataset_label.setText(
-                f"Dataset <b>{escape(record.name)}</b>: {record.n_users:,} users, {record.n_items:,} items, "
-                f"{record.n_events:,} events")
+            split, text = dataset_line(record)  # and the core's default split for it (baskets: last-basket)
+            if not self._running:
+                self.split_combo.setCurrentIndex(max(0, self.split_combo.findData(split)))
+            self.dataset_label.setText(text)
         if self.model_form is not None:
             self.model_form.set_preview_items(self._preview_items())
         self.comparison.clear()
