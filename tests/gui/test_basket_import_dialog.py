@@ -29,6 +29,11 @@ def test_the_dialog_guesses_the_basket_role_and_reports_baskets(qtbot, window):
     assert text.index(WARNING) < text.index("Baskets:")  # under the headline, seen without scrolling
     record = import_checked(qtbot, dialog)
     assert record.report["baskets"] == 4622 and record.report["columns"]["basket"] == "invoice_no"
+    again = window.open_sample()  # the stored report says the same
+    check(qtbot, again)
+    text = again.report_label.text()
+    assert text.index("Already imported") < text.index("rows read") < text.index(WARNING) < text.index("Baskets:")
+    again.reject()
 
 
 def test_no_basket_column_chosen_in_the_dialog(qtbot, window):

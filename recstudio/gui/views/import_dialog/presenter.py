@@ -179,7 +179,8 @@ def report_html(result) -> str:
     # the warning that changes how to train comes first, under the headline, where it is seen unscrolled
     first = "".join(f"<p style='margin:4px 0 6px 0; {WARNING_STYLE}'><b>{e(w)}</b></p>"
                     for w in report.warnings if w.startswith(WARNING_START))
-    text = lines[0] + (first or "<br>") + "<br>".join(lines[1:])
+    top = 2 if result.existing is not None else 1  # the headline numbers (after "Already imported")
+    text = "<br>".join(lines[:top]) + (first or "<br>") + "<br>".join(lines[top:])
     others = [w for w in report.warnings if not w.startswith(WARNING_START)]
     if others:
         text += "<p style='margin-top:6px'><b>Warnings</b></p><ul style='margin-top:0; margin-left:-20px'>"
