@@ -39,8 +39,9 @@ def write_shop(folder, users: int = 90, seed: int = 0):
     log = folder / "shop.csv"
     pd.DataFrame(rows, columns=["customer_id", "product_id", "timestamp", "quantity"]).to_csv(log, index=False)
     items = folder / "products.csv"
+    aisles = ["Tea", "Garden", "Kitchen", "Toy", "Paper"]
     pd.DataFrame({"product_id": [f"p{i}" for i in range(N_ITEMS)],
-                  "title": [f"{['Tea', 'Garden', 'Kitchen', 'Toy', 'Paper'][i // 8]} thing {i}" for i in range(N_ITEMS)],
+                  "title": [f"{aisles[i // 8]} thing {i}" for i in range(N_ITEMS)],
                   "category": [f"Aisle {i // 8}" for i in range(N_ITEMS)]}).to_csv(items, index=False)
     return log, items
 

@@ -126,6 +126,13 @@ class RunInspector:
         """Whether the run's split holds out whole baskets (last-basket)."""
         return self.run.split == "last-basket"
 
+    @property
+    def reads_as_baskets(self) -> bool:
+        """Whether histories are best shown as baskets: the split holds out baskets, or the data names them
+        (a basket column: invoices, orders, sessions). Times alone shared (ml-100k's ratings given in the
+        same second) do not make a basket of a film."""
+        return self.basket_split or "basket" in self.dataset.interactions.columns
+
     def history(self, user_id):
         """The user's events, oldest first: DataFrame ``position`` (1-based), ``time`` (UTC datetime;
         NaT when the file had no timestamps), ``item_id``, ``title``, then ``category``, ``event``,
@@ -380,7 +387,9 @@ class UserInspection:
     Baskets: ``held_out_items`` is everything the run's test asked this user for (the held-out item, or
     under last-basket the whole held-out basket), ``found`` those of them the list holds, best ranked
     first (none under the full history, which excludes them); ``grouped`` says whether the history reads
-    best as baskets (the run holds out baskets, or the user has events sharing a time or basket)."""
+    best as baskets (the run holds out baskets, or the data has a basket column: see
+    :attr:`RunInspector.reads_as_baskets`); ``shared`` whether any of the user's baskets has more than
+    one line (events sharing a time or basket value), so that grouping changes what is shown."""
 
     run_id: int
     user: str
@@ -394,6 +403,7 @@ class UserInspection:
     found: tuple[str, ...] = ()
     grouped: bool = False
     split: str = ""
+    shared: bool = False
 
 
 def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *, k: int = 10,
@@ -416,7 +426,7 @@ def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *
         if not scenario.changed:  # re-ranked, same history: where the run's test ranked the held-out item
             base = base if base is not None else inspector.recommend(user_id, k=k, exclude_seen=exclude_seen,
                                                                       mode=mode)
-            rec.held_out_rank = base.held_out_rank
+            rec.held_out_rank, rec.held_out_ranks = base.held_out_rank, base.held_out_ranks
     else:
         rec = base if base is not None else inspector.recommend(user_id, k=k, exclude_seen=exclude_seen, mode=mode)
     measured = None
@@ -430,11 +440,11 @@ def inspect_user(workspace_path: str | Path | None, run_id: int, user_id: str, *
     except Exception:  # a summary is a nicety: a catalogue without text gives none
         summary = None
     baskets = frame["basket"].to_numpy()
-    grouped = len(baskets) > 0 and (inspector.basket_split or bool(np.any(baskets[1:] == baskets[:-1])))
     held_out_items = tuple(inspector.held_out_items(user_id))
     return UserInspection(inspector.run.id, str(user_id), frame, held_out_items[0] if held_out_items else None,
                           scenario, rec, measured, summary, held_out_items=held_out_items,
-                          found=tuple(rec.found), grouped=bool(grouped), split=str(inspector.run.split))
+                          found=tuple(rec.found), grouped=inspector.reads_as_baskets, split=str(inspector.run.split),
+                          shared=bool(np.any(baskets[1:] == baskets[:-1])))
 
 
 _OPEN: dict[tuple[str, int], tuple[Any, RunInspector]] = {}

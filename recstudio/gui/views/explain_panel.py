@@ -1,5 +1,6 @@
 """The inspector's explanation panel: why one recommendation, as a bar chart of the Shapley values of
-the history events, the score's parts, a sentence grounded in them, the user's interests, and Export."""
+the history events (or of its baskets, a choice), the score's parts, a sentence grounded in them, the
+user's interests, and Export."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+)
 
 #: Bars shown in the chart: the events with the largest |value|.
 CHART_BARS = 8
 #: The x axis caption, longest first: the first that fits the axis' width is shown (a narrow pane cut it).
 AXIS_CAPTIONS = ("contribution to the score", "score contribution", "contribution")
 POSITIVE, NEGATIVE = QColor(27, 120, 55), QColor(178, 24, 43)  # green / red (ColorBrewer PRGn/RdBu ends)
+#: What a bar stands for (the values of recstudio.explain.ATTRIBUTION_UNITS; kept here so the panel stays light).
+EVENTS, BASKETS = "events", "baskets"
+NO_BASKETS_HINT = "This history has no basket of more than one line, so each event is its own basket."
+OVER_HINT = ("Each event: one bar per history event. Each basket: one bar per basket (the lines of one invoice, "
+             "or events sharing a time), all its lines removed or kept together. Either way the bars add up to "
+             "the score minus the base.")
 
 
 def tint_for(value: float, scale: float) -> QColor | None:
@@ -29,11 +38,22 @@ def tint_for(value: float, scale: float) -> QColor | None:
     return QColor(base.red(), base.green(), base.blue(), alpha)
 
 
+def bar_label(attribution, i: int) -> str:
+    """A bar's name: the event's title; a basket of several lines by its day and size ('2011-03-16 · 8
+    lines', the same basket as the tinted row in the history), else by its label ('Tea cup + 7 more')."""
+    if getattr(attribution, "over", EVENTS) == BASKETS:
+        lines, when = len(attribution.player_events(i)), attribution.timestamps[i]
+        if lines > 1 and when:
+            return f"{str(when)[:10]} · {lines} lines"
+    return str(attribution.titles[i])
+
+
 class ExplanationPanel(QWidget):
     """Shows an :class:`recstudio.explain.jobs.Explained`; the inspector drives it."""
 
     export_requested = Signal()
     language_model_changed = Signal()
+    over_changed = Signal(str)  # the analyst chose to attribute to events or to baskets
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -50,6 +70,18 @@ class ExplanationPanel(QWidget):
         self.heading.setWordWrap(True)
         self.heading.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.heading)
+        choice = QHBoxLayout()
+        choice.addWidget(QLabel("Attribute to:"))
+        self.over_combo = QComboBox()
+        self.over_combo.setObjectName("attributionOver")
+        self.over_combo.addItem("each event", EVENTS)
+        self.over_combo.addItem("each basket", BASKETS)
+        self.over_combo.setToolTip(NO_BASKETS_HINT)
+        self.over_combo.setEnabled(False)
+        self.over_combo.currentIndexChanged.connect(lambda _i: self.over_changed.emit(self.over()))
+        choice.addWidget(self.over_combo)
+        choice.addStretch()
+        layout.addLayout(choice)
         self.busy = QProgressBar()
         self.busy.setObjectName("explanationBusy")
         self.busy.setRange(0, 0)  # indeterminate
@@ -117,6 +149,19 @@ class ExplanationPanel(QWidget):
         layout.addLayout(footer)
 
     # what the inspector calls ------------------------------------------------------------------
+    def over(self) -> str:
+        """What the bars stand for: "events", or "baskets" when chosen and the history has baskets."""
+        return str(self.over_combo.currentData()) if self.over_combo.isEnabled() else EVENTS
+
+    def set_baskets_available(self, available: bool) -> None:
+        """Offer the basket choice only for a history with a basket of several lines."""
+        if available == self.over_combo.isEnabled():
+            return
+        self.over_combo.blockSignals(True)
+        self.over_combo.setEnabled(available)
+        self.over_combo.setToolTip(OVER_HINT if available else NO_BASKETS_HINT)
+        self.over_combo.blockSignals(False)
+
     def set_summary(self, text: str | None, source: str = "grounded") -> None:
         self.summary.setText(f"<b>Interests:</b> {escape(text)}" if text else "")
         self.summary.setToolTip(f"Written by: {source}" if text else "")
@@ -141,9 +186,11 @@ class ExplanationPanel(QWidget):
         self.busy.hide()
         self.plot.show()
         a, text = explained.attribution, explained.text
+        players = (f"{len(a):,} baskets ({len(a.history_items):,} lines)" if getattr(a, "over", EVENTS) == BASKETS
+                   else f"{len(a):,} events")
         self.heading.setText(
             f"Why <b>{escape(a.item_title)}</b>? Score {a.score:.3f} = base {a.base_value:.3f} (no history) "
-            f"+ {float(np.sum(a.values)):+.3f} from {len(a):,} events"
+            f"+ {float(np.sum(a.values)):+.3f} from {players}"
             + (f" ({a.older_events:,} older ones never reach the model)" if a.older_events else "") + ".")
         order = np.argsort(-np.abs(np.asarray(a.values, dtype=np.float64)), kind="stable")[:CHART_BARS]
         order = order[np.argsort(-np.asarray(a.values)[order], kind="stable")]  # most positive on top
@@ -153,7 +200,7 @@ class ExplanationPanel(QWidget):
         self.bars.setOpts(x0=np.minimum(values, 0.0), y=ys, width=np.abs(values), height=0.7, brushes=brushes,
                           pens=[pg.mkPen(None)] * len(values))
         width = self.plot.getAxis("left").width() - 14
-        labels = [self._label_metrics.elidedText(str(a.titles[i]), Qt.TextElideMode.ElideRight, width)
+        labels = [self._label_metrics.elidedText(bar_label(a, i), Qt.TextElideMode.ElideRight, width)
                   for i in order.tolist()]
         self.plot.getAxis("left").setTicks([list(zip(ys.tolist(), labels))])
         if len(values):

@@ -16,12 +16,19 @@ from recstudio.gui.views.inspector import presenter
 EXPLAIN_JOB = "Explain"
 
 
+def has_baskets(scenario) -> bool:
+    """Whether the scenario's history has a basket of more than one line (attributing to baskets differs)."""
+    baskets = getattr(scenario, "baskets", ())
+    return any(a == b for a, b in zip(baskets, baskets[1:]))
+
+
 class Explainer(QObject):
     """``box`` (the group box) holds ``panel`` (:class:`ExplanationPanel`); ``shown`` is the
     :class:`~recstudio.gui.views.inspector.presenter.ExplanationOf` on screen."""
 
     explained = Signal()  # a new explanation is on screen
     language_model_changed = Signal()  # the analyst named another local language model
+    over_changed = Signal()  # the analyst chose to attribute to events or to baskets
 
     def __init__(self, settings, parent: QWidget):
         super().__init__(parent)
@@ -34,16 +41,20 @@ class Explainer(QObject):
         layout = QVBoxLayout(self.box)
         self.panel = ExplanationPanel(self.box)
         self.panel.language_model_changed.connect(self._language_model_changed)
+        self.panel.over_changed.connect(lambda _over: self.over_changed.emit())
         layout.addWidget(self.panel)
         self.runner = JobRunner(self)
         self.runner.result.connect(self._ready)
         self.runner.error.connect(self._failed)
 
     def explain(self, workspace_path: str, run_id: int, scenario, item_id: str, title: str) -> None:
-        """Explain ``item_id`` for ``scenario`` in the background; a request still running is dropped."""
+        """Explain ``item_id`` for ``scenario`` in the background, over events or baskets as the panel
+        says (baskets only when the scenario has one of several lines); a request still running is dropped."""
+        self.panel.set_baskets_available(has_baskets(scenario))
         self.panel.show_busy(title)
         self.runner.start(EXPLAIN_JOB, presenter.explain_job, workspace_path, run_id, scenario, str(item_id),
-                          self.panel.language_model_path(), replace=True)  # a replaced one stops early
+                          self.panel.language_model_path(), self.panel.over(),
+                          replace=True)  # a replaced one stops early
 
     def discard(self) -> None:
         """The list changed: an explanation still being worked out is for a list no longer shown."""

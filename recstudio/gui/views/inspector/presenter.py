@@ -25,6 +25,13 @@ MODE_HINTS = {
     FULL_HISTORY: "History = every event of the user: what they would be recommended today. Everything "
                   "they touched is excluded, the held-out item too.",
 }
+#: The same under the last-basket split, where the held-out part is a basket.
+BASKET_MODE_HINTS = {
+    AS_EVALUATED: "History = the events before the user's held-out basket: the question the run's test metrics "
+                  "asked. Every item of that basket can be ranked, and each one the list finds is marked.",
+    FULL_HISTORY: "History = every event of the user, the held-out basket included: what they would be "
+                  "recommended today. Everything they touched is excluded.",
+}
 RECOMMENDATION_HEADERS = ["Rank", "Title", "Category", "Score", "Test"]
 
 
@@ -98,26 +105,27 @@ def inspect_job(workspace_path: str, run_id: int, user_id: str, k: int, mode: st
 
 @dataclass(frozen=True)
 class ExplanationOf:
-    """An explanation with the question it answers: the item, in that what-if scenario."""
+    """An explanation with the question it answers: the item, in that what-if scenario, over events or baskets."""
 
     scenario: Any  # recstudio.explain.Scenario
     item_id: str
     explained: Any  # recstudio.explain.Explained
+    over: str = "events"
 
 
 def explain_job(workspace_path: str, run_id: int, scenario, item_id: str,
-                language_model_path: str | None = None, cancelled=None) -> ExplanationOf | None:
-    """Why ``item_id`` is in the scenario's list (:func:`recstudio.runs.explain_scenario_job`); None
-    when a newer request cancelled it before it was done."""
+                language_model_path: str | None = None, over: str = "events", cancelled=None) -> ExplanationOf | None:
+    """Why ``item_id`` is in the scenario's list (:func:`recstudio.runs.explain_scenario_job`), its
+    events or its baskets as the players; None when a newer request cancelled it before it was done."""
     from recstudio.explain import AttributionCancelled
     from recstudio.runs import explain_scenario_job
 
     try:
         explained = explain_scenario_job(workspace_path, run_id, scenario, item_id, language_model_path,
-                                         max_evals=EXPLAIN_MAX_EVALS, cancelled=cancelled)
+                                         max_evals=EXPLAIN_MAX_EVALS, cancelled=cancelled, over=over)
     except AttributionCancelled:
         return None
-    return ExplanationOf(scenario, str(item_id), explained)
+    return ExplanationOf(scenario, str(item_id), explained, over)
 
 
 @dataclass(frozen=True)
@@ -146,11 +154,12 @@ def format_score(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:.4f}"
 
 
-def history_rows(history, *, held_out_used: bool, newest_first: bool = True) -> dict[str, Any]:
+def history_rows(history, *, held_out_used: bool, newest_first: bool = True, grouped: bool = False) -> dict[str, Any]:
     """Table content for :meth:`RunInspector.history` (a DataFrame, oldest first).
 
     ``held_out_used`` False ("as evaluated"): the test event and anything after it were not in the
-    history the list came from, so they are dimmed and say so.
+    history the list came from, so they are dimmed and say so. ``grouped``: ``groups`` holds the
+    baskets too (see :func:`basket_groups`), else None; ``event_baskets`` is each row's basket number.
     """
     columns = [("#", "position"), ("Time (UTC)", "time"), ("Item", "item_id"), ("Title", "title"),
                ("Category", "category"), ("Event", "event"), ("Rating", "rating"), ("Quantity", "quantity"),
@@ -184,19 +193,86 @@ def history_rows(history, *, held_out_used: bool, newest_first: bool = True) -> 
                 for i in range(n)}
     dim, tint = set(), set()
     if test is not None:
-        tint.add(display[test])
-        tooltips[display[test]] += "\nThe user's held-out test event in this run's split."
+        held = [i for i in range(test, n) if parts[i] == "test"]  # one event, or the held-out basket's lines
+        for i in held:
+            tint.add(display[i])
+            tooltips[display[i]] += ("\nA line of the user's held-out basket in this run's split." if len(held) > 1
+                                     else "\nThe user's held-out test event in this run's split.")
         for i in range(test, n):
             if not held_out_used:
                 dim.add(display[i])
                 tooltips[display[i]] += ("\nNot in the history the list was computed from (as evaluated: only "
                                          "the events before the held-out test event).")
-    return {"headers": [h for h, _ in columns], "rows": rows, "dim": dim, "bold": tint, "tint": tint,
-            "tooltips": tooltips, "right_aligned": ("#", "Rating", "Quantity")}
+    baskets = (history["basket"].to_numpy() - 1).tolist() if "basket" in history.columns else list(range(n))
+    event_baskets = [baskets[i] for i in order]
+    headers = [h for h, _ in columns]
+    groups = basket_groups(history, headers, rows, order, dim, tint, tooltips) if grouped else None
+    return {"headers": headers, "rows": rows, "dim": dim, "bold": tint, "tint": tint,
+            "tooltips": tooltips, "right_aligned": ("#", "Rating", "Quantity"), "event_baskets": event_baskets,
+            "groups": groups}
+
+
+#: Titles a basket's row names before "and N more"; lines its tooltip lists.
+BASKET_TITLES, BASKET_TOOLTIP_LINES = 3, 12
+
+
+def _distinct(values) -> list[str]:
+    return [v for v in dict.fromkeys(values) if v]
+
+
+def basket_groups(history, headers: list[str], rows: list[list[str]], order: list[int], dim: set[int],
+                  tint: set[int], tooltips: dict[int, str]) -> list[dict[str, Any]]:
+    """The history's baskets, newest first, for :class:`HistoryTreeModel`: each basket's event rows
+    (``rows`` are the events in display ``order``) and its own row: where its lines are (#), its time,
+    how many lines, a few of their titles, their categories, quantity and split parts."""
+    display = {i: r for r, i in enumerate(order)}
+    baskets = history["basket"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, baskets[1:] != baskets[:-1], True]) if len(baskets) else np.zeros(1, int)
+    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    newest_first = len(order) > 1 and order[0] > order[-1]
+    if newest_first:
+        spans = spans[::-1]  # as the rows
+    column = {h: n for n, h in enumerate(headers)}
+    groups = []
+    for lo, hi in spans:
+        events = [display[i] for i in (range(hi - 1, lo - 1, -1) if newest_first else range(lo, hi))]
+        first = rows[display[lo]]
+        lines = [rows[e] for e in events]
+        cells = [""] * len(headers)
+        if "#" in column:
+            cells[column["#"]] = f"{lo + 1}–{hi}" if hi - lo > 1 else f"{lo + 1}"
+        if "Time (UTC)" in column:
+            cells[column["Time (UTC)"]] = first[column["Time (UTC)"]]
+        cells[column["Item"]] = f"{hi - lo} lines"
+        titles = _distinct(rows[display[i]][column["Title"]] for i in range(lo, hi))
+        more = len(titles) - BASKET_TITLES
+        cells[column["Title"]] = ", ".join(titles[:BASKET_TITLES]) + (f" and {more} more" if more > 0 else "")
+        for name in ("Category", "Event"):
+            if name in column:
+                values = _distinct(part.strip() for line in lines for part in line[column[name]].split(","))
+                cells[column[name]] = ", ".join(values[:3]) + (", …" if len(values) > 3 else "")
+        if "Quantity" in column:
+            quantities = [float(line[column["Quantity"]]) for line in lines if line[column["Quantity"]]]
+            cells[column["Quantity"]] = f"{sum(quantities):g}" if quantities else ""
+        if "Split" in column:
+            cells[column["Split"]] = ", ".join(_distinct(line[column["Split"]] for line in lines))
+        when = f" on {first[column['Time (UTC)']]}" if "Time (UTC)" in column and first[column["Time (UTC)"]] else ""
+        shown = [tooltips[e].split("\n")[0] for e in sorted(events, key=lambda e: order[e])][:BASKET_TOOLTIP_LINES]
+        extra = hi - lo - len(shown)
+        tip = (f"Basket of {hi - lo} lines{when} (events {lo + 1}–{hi}); untick it to leave every line out.\n"
+               + "\n".join(f"• {line}" for line in shown) + (f"\n… and {extra} more" if extra > 0 else ""))
+        held = any(e in tint for e in events)
+        if held:
+            tip += "\nHolds the user's held-out test event(s) in this run's split."
+        groups.append({"basket": int(baskets[lo]) - 1, "events": events, "cells": cells, "tooltip": tip,
+                       "tint": held, "bold": held, "dim": all(e in dim for e in events)})
+    return groups
 
 
 def recommendation_rows(rec) -> dict[str, Any]:
-    """Table content for a :class:`recstudio.runs.Recommendation` from the inspector."""
+    """Table content for a :class:`recstudio.runs.Recommendation` from the inspector (every item of a
+    held-out basket is marked)."""
+    basket = len(getattr(rec, "held_out_items", ()) or ()) > 1
     rows, tint, tooltips = [], set(), {}
     for n, item in enumerate(rec.items):
         marker = "◆ held-out" if item["held_out"] else ""
@@ -205,7 +281,8 @@ def recommendation_rows(rec) -> dict[str, Any]:
         tooltips[n] = f"{item['title']} — {category or 'no category'} (item {item['item_id']})"
         if item["held_out"]:
             tint.add(n)
-            tooltips[n] += " — the user's held-out test item"
+            tooltips[n] += (" — an item of the user's held-out basket" if basket
+                            else " — the user's held-out test item")
     return {"headers": list(RECOMMENDATION_HEADERS), "rows": rows, "bold": tint, "tint": tint,
             "tooltips": tooltips, "right_aligned": ("Rank", "Score")}
 
@@ -221,9 +298,57 @@ def query_rows(rec) -> dict[str, Any]:
             "right_aligned": ("Rank", "Score")}
 
 
+#: Items of a held-out basket named in the sentence under the list (found, then not found).
+BASKET_NAMED = 4
+
+
+def held_out_basket_text(rec, title_of, n_items: int) -> str:
+    """The sentence on a held-out basket: which of its items the list found (with their ranks) and
+    where the run's test ranked the others; or that the full history excludes them."""
+    items = list(rec.held_out_items)
+    size = len(items)
+    if rec.mode == FULL_HISTORY:
+        return (f"The held-out basket ({size} items) is in the full history, so its items are excluded like "
+                "every item the user touched. Choose <i>As evaluated</i> to see which of them the run's test found.")
+    ranks = dict(zip(items, rec.held_out_ranks)) if rec.held_out_ranks else {}
+    found = [it for it in rec.items if it["held_out"]]
+    missed = [i for i in items if i not in {it["item_id"] for it in found}]
+
+    def named(entries, limit=BASKET_NAMED) -> str:
+        text = ", ".join(entries[:limit])
+        return text + (f" and {len(entries) - limit} more" if len(entries) > limit else "")
+
+    where = "this what-if list" if rec.mode is None else f"the top {len(rec.items)}"
+    text = f"Held-out basket: found <b>{len(found)} of {size}</b> in {where}"
+    if found:
+        text += ": " + named([f"<b>{escape(it['title'])}</b> (rank {it['rank']})" for it in found])
+    text += "."
+    if missed:
+        missed.sort(key=lambda i: ranks.get(i, 0))
+        text += " Not found: " + named([escape(title_of(i)) + (f" (the test's rank {ranks[i]:,} of {n_items:,})"
+                                                               if i in ranks else "") for i in missed]) + "."
+    return text
+
+
+def found_note(rec) -> str:
+    """'found 2 of 5' for the held-out basket's row in the history ('' without a basket to find)."""
+    items = list(getattr(rec, "held_out_items", ()) or ())
+    if len(items) < 2 or rec.mode == FULL_HISTORY:
+        return ""
+    return f"found {sum(1 for it in rec.items if it['held_out'])} of {len(items)}"
+
+
+def found_ranks(rec) -> dict[str, int]:
+    """Item id -> rank in the list of each held-out item it found."""
+    return {it["item_id"]: int(it["rank"]) for it in rec.items if it.get("held_out")}
+
+
 def held_out_text(rec, title_of, n_items: int) -> str:
     """One sentence on the held-out item: in the list at rank r, not in it (and where the test ranked
-    it), excluded (full history), or none (the user is not tested)."""
+    it), excluded (full history), or none (the user is not tested). A held-out basket: see
+    :func:`held_out_basket_text`."""
+    if len(getattr(rec, "held_out_items", ()) or ()) > 1:
+        return held_out_basket_text(rec, title_of, n_items)
     if rec.held_out is None:
         return "This user has no held-out test event in the run's split (too few events)."
     name = f"<b>{escape(title_of(rec.held_out))}</b> (item {escape(rec.held_out)})"
@@ -242,7 +367,9 @@ def held_out_text(rec, title_of, n_items: int) -> str:
 def list_note(rec, title_of, n_items: int, diversity: tuple | None, lam: float) -> str:
     """The label under the list: the held-out item's place, the list's own note, and the variety the
     diversity re-ranking bought (``diversity``: intra-list diversity before and after, λ = ``lam``)."""
-    if rec.mode is None:  # a what-if history: the run's test asked another question
+    if rec.mode is None and len(rec.held_out_items) > 1:
+        text = held_out_basket_text(rec, title_of, n_items)
+    elif rec.mode is None:  # a what-if history: the run's test asked another question
         text = ("What-if history: the list is what the model gives for the history as changed above."
                 if rec.held_out is None else
                 (f"Held-out test item <b>{escape(title_of(rec.held_out))}</b>: "
@@ -258,36 +385,73 @@ def list_note(rec, title_of, n_items: int, diversity: tuple | None, lam: float) 
     return text
 
 
-def user_summary(user: str, history, held_out: str | None, title_of) -> str:
-    """'<b>User 7</b> · 23 events · 1997-09-20 → 1998-04-22 · held-out test item: …'."""
+def user_summary(user: str, history, held_out: str | None, title_of, held_out_items=()) -> str:
+    """'<b>User 7</b> · 23 events · 1997-09-20 → 1998-04-22 · held-out test item: …' (with baskets:
+    '· 23 events in 6 baskets · … · held-out basket: 7 items on 2011-09-06')."""
     events = len(history)
     span = ""
     if events and history["time"].notna().any():
         span = f" · {history['time'].iloc[0]:%Y-%m-%d} → {history['time'].iloc[-1]:%Y-%m-%d}"
-    test = f" · held-out test item: {escape(title_of(held_out))} ({escape(held_out)})" if held_out is not None else ""
-    return f"<b>User {escape(user)}</b> · {events:,} events{span}{test}"
+    baskets = int(history["basket"].max()) if events and "basket" in history.columns else events
+    grouping = f" in {baskets:,} baskets" if baskets < events else ""
+    if len(held_out_items) > 1:
+        tested = history[history["part"] == "test"] if "part" in history.columns else history.iloc[:0]
+        when = f" on {tested['time'].iloc[0]:%Y-%m-%d}" if len(tested) and tested["time"].notna().any() else ""
+        test = f" · held-out basket: {len(held_out_items)} items{when}"
+    else:
+        test = (f" · held-out test item: {escape(title_of(held_out))} ({escape(held_out)})"
+                if held_out is not None else "")
+    return f"<b>User {escape(user)}</b> · {events:,} events{grouping}{span}{test}"
 
 
 def what_if_text(scenario, title_of) -> str:
     """'What-if history: 1 event left out; added “Kitchen thing 30”.' ('' for the real history)."""
     left, added = len(scenario.left_out), len(scenario.added)
     parts = []
+    whole = scenario.left_out_baskets()
+    if whole:
+        lines = sum(len(scenario.basket_positions(b)) for b in whole)
+        parts.append(f"{len(whole)} basket{'s' if len(whole) != 1 else ''} left out ({lines} lines)")
+        left -= lines
     if left:
-        parts.append(f"{left} event{'s' if left != 1 else ''} left out")
+        parts.append(f"{left} {'other ' if whole else ''}event{'s' if left != 1 else ''} left out")
     if added:
         parts.append("added " + ", ".join(f"“{title_of(i)}”" for i in scenario.added))
     return ("What-if history: " + "; ".join(parts) + ".") if parts else ""
 
 
 def attribution_by_row(explained, scenario, n_rows: int) -> tuple[dict[int, float], float]:
-    """Each history row's attribution in ``explained`` (rows newest first, as the history table shows
+    """Each history row's attribution in ``explained`` (event rows newest first, as the history shows
     them; left-out events get none) and the largest |value|, for tinting."""
+    values, _, scale = attribution_tints(explained, scenario, n_rows)
+    return values, scale
+
+
+def attribution_tints(explained, scenario, n_rows: int) -> tuple[dict[int, float], dict[int, float], float]:
+    """``(by event row, by basket number, largest |value|)`` for tinting the history.
+
+    Over events: each event row its value, and each basket of several lines the sum of its lines'
+    values. Over baskets: each basket its value (a basket of one line: that event's row). Events the
+    scenario leaves out, and added items, have no row."""
     a = explained.attribution
     kept = [p for p in range(len(scenario.base)) if p not in scenario.left_out]
     scale = float(np.abs(a.values).max()) if len(a.values) else 0.0
-    values = {}
-    for position, value in zip(a.positions, a.values):
-        j = int(position) - 1
-        if 0 <= j < len(kept):
-            values[n_rows - 1 - kept[j]] = float(value)
-    return values, scale
+    rows: dict[int, float] = {}
+    baskets: dict[int, float] = {}
+    sizes: dict[int, int] = {}
+    for p in range(len(scenario.base)):
+        sizes[scenario.basket_of(p)] = sizes.get(scenario.basket_of(p), 0) + 1
+    for n, (position, value) in enumerate(zip(a.positions, a.values)):
+        lines = [a.older_events + j for j in a.player_events(n)]  # indices into the history read
+        read = [kept[j] for j in lines if 0 <= j < len(kept)]
+        if not read:
+            continue
+        if a.over == "baskets" and sizes.get(scenario.basket_of(read[0]), 1) > 1:
+            baskets[scenario.basket_of(read[0])] = float(value)
+            continue
+        for p in read:
+            rows[n_rows - 1 - p] = float(value)
+            basket = scenario.basket_of(p)
+            if sizes.get(basket, 1) > 1:
+                baskets[basket] = baskets.get(basket, 0.0) + float(value)
+    return rows, baskets, scale

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (
     QButtonGroup, QGroupBox, QHBoxLayout, QLabel, QRadioButton, QSlider, QSpinBox, QVBoxLayout,
 )
 
-from recstudio.gui.views.inspector.presenter import AS_EVALUATED, FULL_HISTORY, MODE_HINTS
+from recstudio.gui.views.inspector.presenter import AS_EVALUATED, BASKET_MODE_HINTS, FULL_HISTORY, MODE_HINTS
 from recstudio.gui.views.inspector.tables import TextTableModel, fit_columns, hint_label, make_table
 
 DIVERSITY_STEPS = 20  # the slider moves λ in steps of 0.05
@@ -36,6 +36,7 @@ class RecommendationsPanel(QGroupBox):
         self.k_spin.valueChanged.connect(self.k_changed.emit)
         controls.addWidget(self.k_spin)
         controls.addSpacing(16)
+        self._hints = MODE_HINTS
         controls.addWidget(QLabel("History:"))
         self.mode_as_evaluated = QRadioButton("As evaluated")
         self.mode_as_evaluated.setObjectName("modeAsEvaluated")
@@ -83,6 +84,13 @@ class RecommendationsPanel(QGroupBox):
     def mode(self) -> str:
         return AS_EVALUATED if self.mode_as_evaluated.isChecked() else FULL_HISTORY
 
+    def set_basket_split(self, baskets: bool) -> None:
+        """Words for a run whose held-out part is a basket (last-basket), or one event."""
+        self._hints = BASKET_MODE_HINTS if baskets else MODE_HINTS
+        self.mode_as_evaluated.setToolTip(self._hints[AS_EVALUATED])
+        self.mode_full_history.setToolTip(self._hints[FULL_HISTORY])
+        self.mode_hint.setText(self._hints[self.mode()])
+
     def diversity(self) -> float:
         return self.diversity_slider.value() / DIVERSITY_STEPS
 
@@ -107,7 +115,7 @@ class RecommendationsPanel(QGroupBox):
 
     def _mode_toggled(self, _button, checked: bool) -> None:
         if checked:
-            self.mode_hint.setText(MODE_HINTS[self.mode()])
+            self.mode_hint.setText(self._hints[self.mode()])
             self.mode_changed.emit(self.mode())
 
     def _diversity_moved(self, value: int) -> None:

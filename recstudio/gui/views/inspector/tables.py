@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QTreeView
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 HELD_OUT_TINT = QColor(255, 236, 179)  # amber, readable on light and dark palettes with dark text
@@ -237,6 +237,25 @@ def make_table(name: str) -> QTableView:
     return table
 
 
+def make_tree(name: str) -> QTreeView:
+    """A tree that reads like :func:`make_table`'s tables: whole rows selected, uniform row heights
+    (a basket of thousands of lines stays cheap to lay out), a small indent for a basket's lines."""
+    tree = QTreeView()
+    tree.setObjectName(name)
+    tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    tree.setAlternatingRowColors(True)
+    tree.setUniformRowHeights(True)
+    tree.setWordWrap(False)
+    tree.setIndentation(14)
+    tree.setExpandsOnDoubleClick(True)
+    tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    tree.header().setHighlightSections(False)
+    tree.header().setStretchLastSection(False)
+    tree.header().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return tree
+
+
 def hint_label(text: str = "", name: str | None = None) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
@@ -248,18 +267,21 @@ def hint_label(text: str = "", name: str | None = None) -> QLabel:
     return label
 
 
-def fit_columns(table: QTableView, stretch: str, capped: tuple[str, ...] = ("Category",),
+def fit_columns(table: QTableView | QTreeView, stretch: str, capped: tuple[str, ...] = ("Category",),
                 cap: int = 230, hide_empty: tuple[str, ...] = ("Category",)) -> None:
     """Columns as wide as their longest text (measured here from the strings: Qt's ResizeToContents
     asks ``data()`` for every row, ~14k Python calls per user); ``stretch`` takes the rest and
     ``capped`` ones (long category lists) stop at ``cap`` pixels, so titles are not squeezed.
     ``hide_empty`` ones are hidden when no row has a value (a catalogue without categories)."""
     model: TextTableModel = table.model()
-    header = table.horizontalHeader()
+    header = table.header() if isinstance(table, QTreeView) else table.horizontalHeader()
     font = QFont(table.font())
     font.setBold(True)  # the held-out row is bold: measure for the wider face
     metrics = QFontMetrics(font)
-    sample = model.rows[:2000]
+    sample = model.measured_rows() if hasattr(model, "measured_rows") else model.rows[:2000]
+    # a tree's first column also holds the expand arrow, the indent and the check box
+    extra = {0: (table.indentation() * 2 if table.rootIsDecorated() else 0) + 24} if isinstance(table, QTreeView) \
+        else {}
     for column, name in enumerate(model.headers):
         table.setColumnHidden(column, name in hide_empty and not any(row[column] for row in model.rows))
         if name == stretch:
@@ -267,5 +289,6 @@ def fit_columns(table: QTableView, stretch: str, capped: tuple[str, ...] = ("Cat
             continue
         longest = max((row[column] for row in sample), key=len, default="")
         width = max(metrics.horizontalAdvance(longest) + 16, metrics.horizontalAdvance(name) + 20)
+        width += extra.get(column, 0)
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, min(width, cap) if name in capped else width)

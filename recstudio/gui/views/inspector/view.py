@@ -45,7 +45,8 @@ class InspectorView(QWidget):
         self.scenario = None  # recstudio.explain.Scenario of the user on screen (or being asked for)
         self._summary: str | None = None  # the user's interests in words, for the report
         self._choice_ids: dict[str, str] = {}
-        self._history_mode: str | None = None  # the mode the history table was drawn for
+        self._history_mode: tuple | None = None  # the (mode, grouping) the history was drawn for
+        self._grouping: dict[int, bool] = {}  # run id -> the analyst's "Group by basket" choice
         self._wanted_run: int | None = None  # the run chosen in the combo (loaded once the page shows)
         # runs, users and lists from words: one job at a time, the latest replacing a stale one
         self.inspect_runner = JobRunner(self)
@@ -55,6 +56,7 @@ class InspectorView(QWidget):
         self.explain_runner = self.explainer.runner
         self.explainer.explained.connect(self._tint_history)
         self.explainer.language_model_changed.connect(self._language_model_changed)
+        self.explainer.over_changed.connect(self._language_model_changed)  # the same item, explained again
         self.explainer.panel.export_requested.connect(self.export_explanation)
         self.explanation, self.explanation_panel = self.explainer.panel, self.explainer.box
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
@@ -177,6 +179,8 @@ class InspectorView(QWidget):
         self.add_item_edit, self.reset_button = self.history.add_item_edit, self.history.reset_button
         self.what_if_label = self.history.what_if_label
         self.history.event_toggled.connect(self._event_toggled)
+        self.history.basket_toggled.connect(self._basket_toggled)
+        self.history.grouping_changed.connect(self._grouping_changed)
         self.history.item_chosen.connect(self._item_chosen)
         self.history.reset_requested.connect(self.reset_what_if)
         self.lists = RecommendationsPanel()
@@ -391,17 +395,16 @@ class InspectorView(QWidget):
 
     def _show_inspection(self, inspection) -> None:
         shown = self.inspection
+        drawn = (self.mode(), self._grouped(inspection))
         same_history = (shown is not None and self.recommendation is not None and shown.user == inspection.user
-                        and shown.run_id == inspection.run_id and self._history_mode == self.mode())
+                        and shown.run_id == inspection.run_id and self._history_mode == drawn)
         self.inspection, self.scenario = inspection, inspection.scenario
         self.recommendation = rec = inspection.recommendation
         if not same_history:  # a what-if of the history on screen keeps its rows (and their scroll)
-            self._history_mode = self.mode()
-            self.history.show_rows(presenter.history_rows(inspection.history,
-                                                          held_out_used=self.mode() == FULL_HISTORY))
-            self.user_summary.setText(presenter.user_summary(inspection.user, inspection.history,
-                                                             inspection.held_out, self._title))
+            self._draw_history(inspection, drawn)
         self.history.show_checks(inspection.scenario)
+        self.history.show_found(presenter.found_note(rec), presenter.found_ranks(rec))
+        self.lists.set_basket_split(inspection.split == "last-basket")
         self.history.show_what_if(presenter.what_if_text(inspection.scenario, self._title), inspection.scenario.changed)
         summary = inspection.summary
         self._summary = summary.text if summary is not None else None
@@ -414,6 +417,29 @@ class InspectorView(QWidget):
         if not self.lists.select_first():  # the first item is explained until the analyst picks another
             self.explainer.clear("Nothing to explain: the list is empty.")
         self.user_shown.emit(inspection.user)
+
+    def _draw_history(self, inspection, drawn: tuple) -> None:
+        """The history rows (under their baskets when ``drawn`` says so) and the line above them."""
+        self._history_mode = drawn
+        self.history.show_rows(presenter.history_rows(inspection.history, held_out_used=drawn[0] == FULL_HISTORY,
+                                                      grouped=drawn[1]), groupable=inspection.shared, grouped=drawn[1])
+        self.user_summary.setText(presenter.user_summary(inspection.user, inspection.history, inspection.held_out,
+                                                         self._title, inspection.held_out_items))
+
+    def _grouped(self, inspection) -> bool:
+        """Whether to show ``inspection``'s history under its baskets: the analyst's choice for the run, else
+        the run's own (a basket split or a basket column: yes; times alone shared: no)."""
+        return inspection.shared and self._grouping.get(inspection.run_id, inspection.grouped)
+
+    def _grouping_changed(self, grouped: bool) -> None:
+        """Group by basket ticked or unticked: the same rows again, with the what-if and tints on them."""
+        if self.inspection is None:
+            return
+        self._grouping[self.inspection.run_id] = bool(grouped)
+        self._draw_history(self.inspection, (self.mode(), self._grouped(self.inspection)))
+        self.history.show_checks(self.scenario)
+        self.history.show_found(presenter.found_note(self.recommendation), presenter.found_ranks(self.recommendation))
+        self._tint_history()
 
     def _recommendation_row_changed(self, row: int) -> None:
         if self.recommendation is not None and row < len(self.recommendation.items):
@@ -437,8 +463,9 @@ class InspectorView(QWidget):
     def _tint_history(self) -> None:
         """Colour each history row by its event's attribution for the explanation on screen."""
         if self.explainer.matches(self.scenario):
-            self.history.tint(*presenter.attribution_by_row(self.explainer.shown.explained, self.scenario,
-                                                             self.history_model.rowCount()))
+            rows, baskets, scale = presenter.attribution_tints(self.explainer.shown.explained, self.scenario,
+                                                               self.history_model.event_count())
+            self.history.tint(rows, scale, baskets)
         else:
             self.history.tint({}, 0.0)
 
@@ -469,8 +496,13 @@ class InspectorView(QWidget):
     def _event_toggled(self, row: int, checked: bool) -> None:
         if self.scenario is None:
             return
-        position = self.history_model.rowCount() - 1 - row
+        position = self.history_model.event_count() - 1 - row
         self.set_scenario(self.scenario.toggled(position, checked))
+
+    def _basket_toggled(self, basket: int, checked: bool) -> None:
+        """A basket's box: all its lines left out (or back) at once."""
+        if self.scenario is not None:
+            self.set_scenario(self.scenario.basket_toggled(basket, checked))
 
     def _item_chosen(self, text: str) -> None:
         item = self._choice_ids.get(text)
