@@ -229,6 +229,20 @@ def split_mismatch(ours: dict[str, str], theirs: dict[str, str]) -> int:
     return sum(theirs.get(user) != item for user, item in ours.items())
 
 
+def same_split(dataset, split, theirs: dict) -> bool:
+    """Whether the peer's driver held out, for every user we evaluate and no other, the same validation
+    and test item as ours (its ``valid_items`` and ``test_items``); says which part differs if not."""
+    for part, cases in (("valid", split.valid), ("test", split.test)):
+        differ = split_mismatch(held_out(dataset, cases), theirs[f"{part}_items"])
+        if differ or len(theirs[f"{part}_items"]) != len(cases.users):
+            print(f"The {part} items differ for {differ} of {len(cases.users)} users "
+                  f"(the peer evaluates {len(theirs[part + '_items'])}); no comparison.", file=sys.stderr)
+            return False
+    progress(f"same split: all {len(split.test.users):,} evaluated users have the same validation and test "
+             "item on both sides")
+    return True
+
+
 def peer_report(peer: str, key: str, ours: dict, theirs: dict, select: str = "excluded") -> dict:
     """Print the side-by-side table of a finished comparison and return its JSON figures.
 
@@ -281,3 +295,136 @@ def peer_report(peer: str, key: str, ours: dict, theirs: dict, select: str = "ex
                      "epochs": epochs, "best_epoch": best["epoch"], "seconds_to_best": best["seconds"],
                      "best_valid_NDCG@10": best[select]},
             "seen_excluded": {"ours": ours["test"]["excluded"], key: theirs["test"]["excluded"]}}
+
+
+# Source put in front of each peer's driver (it runs in the peer's venv, so it can import only numpy, torch
+# and the standard library): the metrics both protocols are read with, and the validation curve.
+DRIVER_HELPERS = r'''
+import copy, json, math, sys, time
+import numpy as np
+import torch
+
+
+def sums_at_10(scores, want, seen):
+    """[2, 3] sums over a batch of HR, NDCG and MRR@10: row 0 ranks every item, row 1 leaves out the
+    ``seen`` ones (a [B, n] bool mask; a seen target stays rankable, as RecStudio's protocol has it).
+    ``scores`` [B, n] holds -inf where nothing is to be ranked; ties count in the target's favour."""
+    seen = seen.clone()
+    seen[torch.arange(len(want)), want] = False
+    out = np.zeros((2, 3))
+    for row, s in enumerate((scores, scores.masked_fill(seen, -math.inf))):
+        above = (s > s.gather(1, want[:, None])).sum(1).double()
+        hit = (above < 10).double()
+        out[row] = [float(hit.sum()), float((hit / torch.log2(above + 2)).sum()), float((hit / (above + 1)).sum())]
+    return out
+
+
+def figures(sums, n):
+    """{"ranked": {...}, "excluded": {...}} from summed HR/NDCG/MRR@10 over n cases."""
+    return {name: dict(zip(("HR@10", "NDCG@10", "MRR@10"), (s / max(n, 1)).tolist()))
+            for name, s in zip(("ranked", "excluded"), sums)}
+
+
+class Curve:
+    """Validation NDCG@10 after each epoch on both protocols (over all ``n_valid`` cases: any the peer
+    drops count as misses), seconds since ``start``, and the weights of the best epoch by ``select``."""
+
+    def __init__(self, select, n_valid, label):
+        self.select, self.n_valid, self.label = select, n_valid, label
+        self.points, self.best_state, self.start, self.sums = [], None, time.perf_counter(), None
+
+    def epoch_start(self):
+        self.sums = np.zeros((2, 3))
+
+    def add(self, scores, want, seen):
+        self.sums += sums_at_10(scores.detach().float(), want.long(), seen)
+
+    def epoch_end(self, epoch, weights):
+        ranked, excluded = (self.sums[:, 1] / max(self.n_valid, 1)).tolist()
+        point = {"epoch": epoch, "seconds": time.perf_counter() - self.start, "ranked": ranked, "excluded": excluded}
+        improved = not self.points or point[self.select] > max(p[self.select] for p in self.points)
+        self.points.append(point)
+        if improved:
+            self.best_state = copy.deepcopy(weights.state_dict())
+        print(f"  {self.label} epoch {epoch} ({point['seconds']:.0f} s): valid NDCG@10 {excluded:.4f} seen left "
+              f"out, {ranked:.4f} seen ranked{' *' if improved else ''}", flush=True)
+        return point[self.select]
+
+
+def make_watch(base, curve, read, metric, weights=lambda module: module):
+    """A Lightning callback (``base``: the peer's Callback class) that feeds ``curve`` with each validation
+    batch through ``read(curve, module, outputs, batch)`` and logs the selected score as ``metric`` (what
+    early stopping watches). It holds ``curve`` in a closure, so a deep copy of the trainer (RecTools fits
+    one) still fills the same curve."""
+
+    class Watch(base):
+        def on_validation_epoch_start(self, trainer, module):
+            curve.epoch_start()
+
+        def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0):
+            read(curve, module, outputs, batch)
+
+        def on_validation_epoch_end(self, trainer, module):
+            module.log(metric, curve.epoch_end(trainer.current_epoch + 1, weights(module)))
+
+    return Watch()
+'''
+
+
+def peer_arguments(doc: str, peer: str, venv: Path, epochs: int, quick_epochs: int, argv=None):
+    """The command line every peer benchmark takes."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=f"bound {peer} to {quick_epochs} epochs (ours trains as usual)")
+    p.add_argument("--peer-epochs", type=int, help=f"{peer}'s epoch limit (default {epochs}; {quick_epochs} with --quick)")
+    p.add_argument("--dataset", choices=("ml-100k", "sample"), default="ml-100k",
+                   help="ml-100k (../shared/datasets) or the bundled sample purchases log (resources/sample)")
+    p.add_argument("--venv", default=str(venv), help=f"{peer}'s virtual environment (made on first use)")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    p.add_argument("--device", default="cpu", help="cpu or cuda, for both sides")
+    args = p.parse_args(argv)
+    if args.peer_epochs is not None and args.peer_epochs < 1:
+        p.error("--peer-epochs takes a positive number")
+    args.epochs = args.peer_epochs or (quick_epochs if args.quick else epochs)
+    return args
+
+
+def peer_comparison(args, peer: str, key: str, driver: str, install: list[list[str]], probe: str,
+                    settings: dict) -> int:
+    """The whole comparison: import, hand the peer the events, run its driver with ``settings`` (besides
+    the shared ones), check the split, train ours, print the table and (with --json) the JSON line."""
+    import json
+    import tempfile
+
+    log = peer_data(args.dataset)
+    if not log.exists():
+        print(f"No {log}.", file=sys.stderr)
+        return 2
+    python = peer_python(args.venv, install, probe, peer)
+    with tempfile.TemporaryDirectory(prefix=f"peer-{key}-") as tmp:
+        tmp = Path(tmp)
+        dataset, split = imported(log, tmp)
+        write_events(dataset, tmp / "events.csv")
+        progress(f"{peer}: SASRec, up to {args.epochs} epochs…")
+        theirs = run_driver(python, driver, {
+            "events": str(tmp / "events.csv"), "out": str(tmp / "result.json"), "seed": 42, "min_events": 3,
+            "arch": PEER_ARCH, "epochs": args.epochs, "select": "excluded", "device": args.device, **settings},
+            tmp, key)
+        if not same_split(dataset, split, theirs):
+            return 1
+        progress("RecStudio: SASRec with its defaults…")
+        ours = train_beside_peer(dataset, split, args.device)
+    print()
+    print(command_line() + (f"   (--quick: {peer} bounded to {args.epochs} epochs)" if args.quick else ""))
+    print(machine_line() + f", device {args.device}")
+    print(f"data: {args.dataset}, {dataset.n_users:,} users, {dataset.n_items:,} items, {len(split.test.users):,} "
+          f"evaluated; leave-one-out by time, identical validation and test items; every item ranked; "
+          f"{theirs['cold_test_items']} test / {theirs['cold_valid_items']} validation items {peer} cannot score "
+          "(new to its training: misses)")
+    print(f"a training sequence: up to {PEER_ARCH['max_len']} events with a target at each; ours covers every "
+          f"event once an epoch (overlapping windows), {peer} one sequence per user (its latest events)")
+    figures = peer_report(peer, key, ours, theirs)
+    if args.json:
+        print(json.dumps({**figures, "dataset": args.dataset, "quick": args.quick}))
+    return 0

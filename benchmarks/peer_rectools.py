@@ -36,11 +36,7 @@ A benchmark, not a test: it prints, and it asserts nothing but the identical spl
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
-from pathlib import Path
 
 try:
     from benchmarks import common
@@ -55,11 +51,8 @@ EPOCHS, QUICK_EPOCHS, PATIENCE = 200, 20, 10
 
 # Runs inside RecTools' venv: split the log, train SASRecModel with a callback that scores every
 # validation on both protocols and keeps the best epoch's weights, test those, write JSON.
-DRIVER = r'''
-import copy, json, math, sys, time
-import numpy as np
+DRIVER = common.DRIVER_HELPERS + r'''
 import pandas as pd
-import torch
 from pytorch_lightning import Callback, Trainer, seed_everything
 from pytorch_lightning.callbacks import EarlyStopping
 from rectools import Columns
@@ -90,53 +83,27 @@ def last_event_of_evaluated(interactions):
 
 
 valid = train[last_event_of_evaluated(train)]
-n_valid = len(valid)
 
 
-class BothProtocols(Callback):
-    """Validation HR/NDCG/MRR@10 with seen items ranked and left out; the best epoch's weights."""
-
-    def __init__(self, select):
-        self.select, self.curve, self.best_state, self.start = select, [], None, None
-
-    def on_validation_epoch_start(self, trainer, module):
-        self.sums = np.zeros((2, 3))
-
-    def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0):
-        logits = outputs["logits"].detach().float().reshape(len(batch["y"]), -1)
-        want = batch["y"][:, -1].to(logits.device).long()
-        for row, seen in enumerate((None, batch["x"].to(logits.device).long())):
-            s = logits.clone()
-            s[:, : len(module.item_extra_tokens)] = -math.inf  # the padding token is no item
-            if seen is not None:
-                s.scatter_(1, seen, -math.inf)
-            above = (s > s.gather(1, want[:, None])).sum(1).double()
-            inside = (above < 10).double()
-            self.sums[row] += [float(inside.sum()), float((inside / torch.log2(above + 2)).sum()),
-                               float((inside / (above + 1)).sum())]
-
-    def on_validation_epoch_end(self, trainer, module):
-        ranked, excluded = self.sums[:, 1] / max(n_valid, 1)  # items new to training: misses
-        point = {"epoch": trainer.current_epoch + 1, "seconds": time.perf_counter() - self.start,
-                 "ranked": float(ranked), "excluded": float(excluded)}
-        improved = not self.curve or point[self.select] > max(v[self.select] for v in self.curve)
-        self.curve.append(point)
-        if improved:
-            self.best_state = copy.deepcopy(module.torch_model.state_dict())
-        module.log("NDCG@10", point[self.select])
-        print(f"  rectools epoch {point['epoch']} ({point['seconds']:.0f} s): valid NDCG@10 {excluded:.4f} "
-              f"seen left out, {ranked:.4f} seen ranked{' *' if improved else ''}", flush=True)
+def read(curve, module, outputs, batch):
+    """One validation batch's logits on both protocols (the batch's x is the seen history)."""
+    logits = outputs["logits"].reshape(len(batch["y"]), -1).clone()
+    logits[:, : len(module.item_extra_tokens)] = -math.inf  # the padding token is no item
+    x = batch["x"].to(logits.device).long()
+    curve.add(logits, batch["y"][:, -1].to(logits.device),
+              torch.zeros(logits.shape, dtype=torch.bool, device=logits.device).scatter_(1, x, True))
 
 
-watch = BothProtocols(args["select"])
+curve = Curve(args["select"], len(valid), "rectools")
 cuda = args["device"].startswith("cuda")
 
 
 def trainer():
     return Trainer(accelerator="gpu" if cuda else "cpu", devices=1, min_epochs=1, max_epochs=args["epochs"],
                    num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                   enable_model_summary=False,
-                   callbacks=[watch, EarlyStopping(monitor="NDCG@10", mode="max", patience=args["patience"])])
+                   enable_model_summary=False, callbacks=[
+                       make_watch(Callback, curve, read, "NDCG@10", lambda module: module.torch_model),
+                       EarlyStopping(monitor="NDCG@10", mode="max", patience=args["patience"])])
 
 
 arch = args["arch"]
@@ -145,24 +112,30 @@ model = SASRecModel(n_factors=arch["hidden"], n_blocks=arch["layers"], n_heads=a
                     get_val_mask_func=last_event_of_evaluated, get_trainer_func=trainer,
                     recommend_torch_device=args["device"])
 dataset = Dataset.construct(train)
-watch.start = time.perf_counter()
+curve.start = time.perf_counter()
 model.fit(dataset)
-seconds = time.perf_counter() - watch.start
+seconds = time.perf_counter() - curve.start
 sequences = int(model.data_preparator.train_dataset.interactions.df[Columns.User].nunique())
-watch = next(c for c in model.fit_trainer.callbacks if isinstance(c, BothProtocols))  # fit trains a deep copy
-model.lightning_model.torch_model.load_state_dict(watch.best_state)
+model.lightning_model.torch_model.load_state_dict(curve.best_state)
 
-tests = {}
-truth = test[[Columns.User, Columns.Item]]
-for name, filter_viewed in (("ranked", False), ("excluded", True)):
-    top = model.recommend(users=truth[Columns.User].unique(), dataset=dataset, k=10, filter_viewed=filter_viewed,
-                          on_unsupported_targets="warn")
-    hit = truth.merge(top, on=[Columns.User, Columns.Item], how="left")[Columns.Rank].to_numpy(float)
-    found = ~np.isnan(hit)
-    tests[name] = {"HR@10": float(found.mean()), "NDCG@10": float((1 / np.log2(hit[found] + 1)).sum() / len(hit)),
-                   "MRR@10": float((1 / hit[found]).sum() / len(hit))}
-known = set(model.data_preparator.item_id_map.external_ids)
-json.dump({"validations": watch.curve, "seconds": seconds, "train_sequences": sequences, "test": tests,
+# The test: RecTools' own full ranking of every item it knows (recommend, nothing filtered), read on both
+# protocols; an item it never saw in training cannot be ranked (-inf: a miss).
+catalog = {item: j for j, item in enumerate(sorted(log[Columns.Item].unique()))}
+users = test[Columns.User].tolist()
+row = {u: r for r, u in enumerate(users)}
+known = model.data_preparator.get_known_item_ids()
+full = model.recommend(users=users, dataset=dataset, k=len(known), filter_viewed=False,
+                       on_unsupported_targets="warn")
+scores = torch.full((len(users), len(catalog)), -math.inf)
+scores[full[Columns.User].map(row).to_numpy(), full[Columns.Item].map(catalog).to_numpy()] = torch.tensor(
+    full[Columns.Score].to_numpy(), dtype=torch.float32)
+history = train[train[Columns.User].isin(row)]
+seen = torch.zeros(scores.shape, dtype=torch.bool)
+seen[history[Columns.User].map(row).to_numpy(), history[Columns.Item].map(catalog).to_numpy()] = True
+want = torch.tensor(test[Columns.Item].map(catalog).to_numpy())
+known = set(known)
+json.dump({"validations": curve.points, "seconds": seconds, "train_sequences": sequences,
+           "test": figures(sums_at_10(scores, want, seen), len(users)),
            "test_items": dict(zip(test[Columns.User], test[Columns.Item])),
            "valid_items": dict(zip(valid[Columns.User], valid[Columns.Item])),
            "cold_test_items": int((~test[Columns.Item].isin(known)).sum()),
@@ -170,60 +143,9 @@ json.dump({"validations": watch.curve, "seconds": seconds, "train_sequences": se
 '''
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help=f"bound RecTools to {QUICK_EPOCHS} epochs (ours trains as usual)")
-    p.add_argument("--peer-epochs", type=int, help=f"RecTools' epoch limit (default {EPOCHS}; {QUICK_EPOCHS} with --quick)")
-    p.add_argument("--dataset", choices=("ml-100k", "sample"), default="ml-100k",
-                   help="ml-100k (../shared/datasets) or the bundled sample purchases log")
-    p.add_argument("--venv", default=str(DEFAULT_VENV), help="RecTools' virtual environment")
-    p.add_argument("--json", action="store_true", help="print one line of JSON last")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
-    args = p.parse_args(argv)
-    if args.peer_epochs is not None and args.peer_epochs < 1:
-        p.error("--peer-epochs takes a positive number")
-    return args
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    log = common.peer_data(args.dataset)
-    if not log.exists():
-        print(f"No {log}.", file=sys.stderr)
-        return 2
-    epochs = args.peer_epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
-    python = common.peer_python(args.venv, INSTALL, PROBE, PEER)
-    with tempfile.TemporaryDirectory(prefix="peer-rectools-") as tmp:
-        tmp = Path(tmp)
-        dataset, split = common.imported(log, tmp)
-        common.write_events(dataset, tmp / "events.csv")
-        common.progress(f"{PEER}: SASRecModel, up to {epochs} epochs…")
-        theirs = common.run_driver(python, DRIVER, {
-            "events": str(tmp / "events.csv"), "out": str(tmp / "result.json"), "seed": 42, "min_events": 3,
-            "arch": common.PEER_ARCH, "epochs": epochs, "patience": PATIENCE, "select": "excluded",
-            "device": args.device}, tmp, "rectools")
-        for part, cases in (("test", split.test), ("valid", split.valid)):
-            differ = common.split_mismatch(common.held_out(dataset, cases), theirs[f"{part}_items"])
-            if differ or len(theirs[f"{part}_items"]) != len(cases.users):
-                print(f"The {part} items differ for {differ} of {len(cases.users)} users; no comparison.",
-                      file=sys.stderr)
-                return 1
-        common.progress(f"same split: all {len(split.test.users):,} users have the same validation and test item "
-                        "on both sides")
-        common.progress("RecStudio: SASRec with its defaults…")
-        ours = common.train_beside_peer(dataset, split, args.device)
-
-    print()
-    print(common.command_line() + ("   (--quick: RecTools bounded to "
-                                   f"{epochs} epochs)" if args.quick else ""))
-    print(common.machine_line() + f", device {args.device}")
-    print(f"data: {args.dataset}, {dataset.n_users:,} users, {dataset.n_items:,} items; leave-one-out by time, "
-          f"identical validation and test items; full ranking over all items; {theirs['cold_test_items']} test "
-          f"and {theirs['cold_valid_items']} validation items new to training (misses for RecTools)")
-    figures = common.peer_report(PEER, "rectools", ours, theirs)
-    if args.json:
-        print(json.dumps({**figures, "dataset": args.dataset, "quick": args.quick}))
-    return 0
+    args = common.peer_arguments(__doc__, PEER, DEFAULT_VENV, EPOCHS, QUICK_EPOCHS, argv)
+    return common.peer_comparison(args, PEER, "rectools", DRIVER, INSTALL, PROBE, {"patience": PATIENCE})
 
 
 if __name__ == "__main__":
