@@ -308,12 +308,14 @@ import torch
 def sums_at_10(scores, want, seen):
     """[2, 3] sums over a batch of HR, NDCG and MRR@10: row 0 ranks every item, row 1 leaves out the
     ``seen`` ones (a [B, n] bool mask; a seen target stays rankable, as RecStudio's protocol has it).
-    ``scores`` [B, n] holds -inf where nothing is to be ranked; ties count in the target's favour."""
+    ``scores`` [B, n] holds -inf where nothing is to be ranked. Ties are pessimistic, as RecStudio counts
+    them: every other item scored the same as the target ranks above it (so a -inf target is a miss)."""
     seen = seen.clone()
     seen[torch.arange(len(want)), want] = False
     out = np.zeros((2, 3))
     for row, s in enumerate((scores, scores.masked_fill(seen, -math.inf))):
-        above = (s > s.gather(1, want[:, None])).sum(1).double()
+        target = s.gather(1, want[:, None])
+        above = ((s > target).sum(1) + (s == target).sum(1) - 1).double()
         hit = (above < 10).double()
         out[row] = [float(hit.sum()), float((hit / torch.log2(above + 2)).sum()), float((hit / (above + 1)).sum())]
     return out
