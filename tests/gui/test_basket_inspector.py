@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 
+from PySide6.QtWidgets import QTableView
+
 from recstudio.runs import TrainRequest, train_run
 
 from tests.test_basket_inspection import invoices, write_shop
@@ -110,12 +112,13 @@ def test_the_history_shows_one_row_per_basket_that_opens_to_its_lines(qtbot, win
     first_line = model.index(0, 0, model.index(closed, 0))
     assert tree.visualRect(first_line).isValid()  # its lines are on screen now
 
-    # flat on request, grouped again
+    # flat on request (the table of before), grouped again
     view.history.group_check.click()
     assert not model.grouped and model.rowCount() == sum(map(len, baskets))
+    assert isinstance(view.history_table, QTableView) and view.history_table.isVisible()
     assert texts(model, "Item") == [i for lines in newest_first for i in lines[::-1]]
     view.history.group_check.click()
-    assert model.grouped and model.rowCount() == len(baskets)
+    assert model.grouped and model.rowCount() == len(baskets) and view.history_table is tree
 
 
 def test_the_held_out_basket_says_what_the_list_found(qtbot, window, shop):
@@ -244,7 +247,7 @@ def test_a_log_without_shared_times_looks_as_before(qtbot, window, tmp_path):
     view = open_inspector(qtbot, window)
     show_user(qtbot, view, "u4")
     model, tree = view.history_model, view.history_table
-    assert not model.grouped and model.rowCount() == 6 and not tree.rootIsDecorated()
+    assert not model.grouped and model.rowCount() == 6 and isinstance(tree, QTableView)  # as before
     assert not view.history.group_check.isEnabled()
     assert view.history.title() == "History — newest first"
     assert texts(model, "Split") == ["test (held-out)", "validation"] + ["train"] * 4

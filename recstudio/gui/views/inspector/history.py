@@ -7,18 +7,19 @@ from __future__ import annotations
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
-    QCheckBox, QCompleter, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+    QCheckBox, QCompleter, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QStackedWidget, QVBoxLayout,
 )
 
 from recstudio.gui.views.explain_panel import tint_for
 from recstudio.gui.views.inspector.history_model import HistoryTreeModel
-from recstudio.gui.views.inspector.tables import fit_columns, hint_label, make_tree
+from recstudio.gui.views.inspector.tables import fit_columns, hint_label, make_table, make_tree
 
 
 class HistoryPanel(QGroupBox):
-    """``model``/``table``: the events (a :class:`HistoryTreeModel` in a tree view, flat when there is
-    nothing to group); ``group_check``: group by basket; ``add_item_edit``, ``reset_button``,
-    ``what_if_label``: the what-if."""
+    """``model``/``table``: the events (a :class:`HistoryTreeModel`, shown by ``tree`` under their
+    baskets, else by ``flat``, a table as fast as before for a history of many thousand events: a tree
+    asks the model about every top-level row when it lays out); ``group_check``: group by basket;
+    ``add_item_edit``, ``reset_button``, ``what_if_label``: the what-if."""
 
     item_chosen = Signal(str)  # a title or id the analyst picked or typed in the what-if search
     reset_requested = Signal()
@@ -31,11 +32,15 @@ class HistoryPanel(QGroupBox):
         self.setObjectName("historyBox")
         layout = QVBoxLayout(self)
         self.model = HistoryTreeModel(self)
-        self.table = make_tree("historyTable")
-        self.table.setModel(self.model)
+        self.flat = make_table("historyTable")
+        self.tree = make_tree("historyTable")
+        self.views = QStackedWidget()
+        self.views.addWidget(self.flat)
+        self.views.addWidget(self.tree)
+        self.flat.setModel(self.model)  # only the view on screen holds the model (a hidden tree would lay out too)
         self.model.check_changed.connect(self.event_toggled.emit)
         self.model.basket_check_changed.connect(self.basket_toggled.emit)
-        layout.addWidget(self.table)
+        layout.addWidget(self.views)
         what_if = QHBoxLayout()
         what_if.addWidget(QLabel("What if:"))
         self.add_item_edit = QLineEdit()
@@ -69,9 +74,10 @@ class HistoryPanel(QGroupBox):
         self.what_if_label = hint_label("", "whatIfLabel")
         layout.addWidget(self.what_if_label)
 
-    def grouping(self) -> bool:
-        """Whether the analyst wants baskets grouped (when the history has them)."""
-        return self.group_check.isChecked()
+    @property
+    def table(self):
+        """The view on screen: the tree (baskets) or the flat table."""
+        return self.views.currentWidget()
 
     def show_rows(self, rows: dict, groupable: bool = False, grouped: bool = False) -> None:
         """Show :func:`~recstudio.gui.views.inspector.presenter.history_rows` content: under its baskets
@@ -82,14 +88,20 @@ class HistoryPanel(QGroupBox):
         self.group_check.setEnabled(groupable)
         self.group_check.setChecked(grouped)
         self.group_check.blockSignals(False)
+        shown, other = (self.tree, self.flat) if groups is not None else (self.flat, self.tree)
+        if shown.model() is not self.model:
+            other.setModel(None)
         self.model.set_rows(rows["headers"], rows["rows"], bold=rows["bold"], dim=rows["dim"], tint=rows["tint"],
                             tooltips=rows["tooltips"], right_aligned=rows["right_aligned"],
                             event_baskets=rows.get("event_baskets", ()), groups=groups)
-        self.table.setRootIsDecorated(bool(self.model.basket_rows()))
+        if shown.model() is not self.model:
+            shown.setModel(self.model)
+        self.views.setCurrentWidget(shown)
+        self.tree.setRootIsDecorated(bool(self.model.basket_rows()))
         fit_columns(self.table, stretch="Title")
         for row in self.model.basket_rows():
             if self.model.group_at(row).get("tint"):
-                self.table.expand(self.model.index(row, 0))
+                self.tree.expand(self.model.index(row, 0))
         self.setTitle(f"History — {self.model.event_count():,} events in {len(groups):,} baskets, newest first"
                       if groups is not None else "History — newest first")
 

@@ -12,6 +12,8 @@ from recstudio.gui.views.inspector.tables import DISPLAY, HELD_OUT_TINT
 
 _TINT, _ON_TINT, _DIMMED = QBrush(HELD_OUT_TINT), QBrush(QColor(40, 30, 0)), QBrush(QColor(140, 140, 140))
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ENABLED = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_EVENT_FLAGS = _ENABLED | Qt.ItemFlag.ItemNeverHasChildren
 _TOP = 0  # internal id of a top-level row; a basket's line has the basket's top row + 1
 
 
@@ -236,10 +238,13 @@ class HistoryTreeModel(QAbstractItemModel):
         return None
 
     def flags(self, index):
-        flags = super().flags(index)
-        if not index.isValid() or index.column() != 0:
-            return flags
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
         event = self.event_row(index)
+        # an event never has lines under it: saying so spares the tree asking (a call per row per layout)
+        flags = _EVENT_FLAGS if event is not None else _ENABLED
+        if index.column() != 0:
+            return flags
         if event is not None:
             checkable = event in self._checkable
         else:

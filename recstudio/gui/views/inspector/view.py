@@ -83,6 +83,11 @@ class InspectorView(QWidget):
 
         return open_inspector(self.context.workspace_path, self.loaded.run_id)
 
+    @property
+    def history_table(self):
+        """The history's view on screen (a tree of baskets, or a flat table)."""
+        return self.history.table
+
     # layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -175,7 +180,7 @@ class InspectorView(QWidget):
 
     def _build_content(self) -> QWidget:
         self.history = HistoryPanel()
-        self.history_model, self.history_table = self.history.model, self.history.table
+        self.history_model = self.history.model
         self.add_item_edit, self.reset_button = self.history.add_item_edit, self.history.reset_button
         self.what_if_label = self.history.what_if_label
         self.history.event_toggled.connect(self._event_toggled)
