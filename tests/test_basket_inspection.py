@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from recstudio.errors import RecStudioError
-from recstudio.explain import BASKETS, EVENTS, CoalitionScorer, attribute, faithfulness
+from recstudio.explain import BASKETS, EVENTS, CoalitionScorer, attribute, explanation_html, faithfulness
 from recstudio.runs import AS_EVALUATED, FULL_HISTORY, TrainRequest, inspect_user, open_inspector, train_run
 from recstudio.runs.explaining import explain, explain_scenario
 from recstudio.runs.scoring import score_history
@@ -246,8 +246,14 @@ def test_a_scenario_explained_over_baskets_and_over_events(shop_run):
     assert by_basket.score == pytest.approx(by_event.score, abs=1e-5)
     assert len(by_basket) == len(set(shown.scenario.baskets)) + 1  # the added item is a basket of its own
     assert by_basket.members[-1] == (len(scenario.history()) - 1,)
-    assert explain(None, run, item, user=user, over=BASKETS, max_evals=300,
-                   inspector=inspector).attribution.over == BASKETS
+    explained = explain(None, run, item, user=user, over=BASKETS, max_evals=300, inspector=inspector)
+    assert explained.attribution.over == BASKETS
+    # the saved report says what a player was
+    report = explanation_html(explained, run_label="run")
+    assert "Shapley values over baskets (each basket removed or kept whole)" in report
+    assert "<th>Items</th><th>Basket</th>" in report
+    assert "over events" in explanation_html(explain_scenario(inspector, scenario, item, over=EVENTS,
+                                                              max_evals=300), run_label="run")
     with pytest.raises(RecStudioError, match="ad-hoc history has no baskets"):
         explain(None, run, item, history=["p1", "p2"], over=BASKETS, inspector=inspector)
     with pytest.raises(RecStudioError, match="events or baskets"):

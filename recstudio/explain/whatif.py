@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from html import escape
 import numpy as np
 
+from recstudio.explain.attribution import BASKETS
 from recstudio.explain.explained import Explained
 
 
@@ -114,6 +115,8 @@ def explanation_html(explained: Explained, *, run_label: str, chart_png: bytes |
     if chart_png:
         chart = f"<img alt='attribution chart' src='data:image/png;base64,{base64.b64encode(chart_png).decode()}'>"
     what_if = ""
+    baskets = a.over == BASKETS
+    players = "baskets" if baskets else "events"
     if scenario is not None and scenario.changed:
         left = [scenario.base[n] for n in sorted(scenario.left_out)]
         what_if = ("<p class='note'>What-if history: " + escape(
@@ -132,11 +135,12 @@ table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #ddd; 
 <p class="note">{escape(run_label)} · item {escape(a.item)}</p>
 {f'<p><b>Interests:</b> {escape(summary)}</p>' if summary else ''}
 <p><b>{escape(text.text)}</b><br><span class="note">Written by: {escape(text.source)}</span></p>
-<p>Score {a.score:.4f} = base value {a.base_value:.4f} (empty history) + the events' contributions
-({float(np.sum(a.values)):+.4f}); Shapley values, {escape(a.method)}, {a.evaluations:,} model evaluations.</p>
+<p>Score {a.score:.4f} = base value {a.base_value:.4f} (empty history) + the {players}' contributions
+({float(np.sum(a.values)):+.4f}); Shapley values over {players}{' (each basket removed or kept whole)' if baskets else ''},
+{escape(a.method)}, {a.evaluations:,} model evaluations.</p>
 {what_if}
 {chart}
-<table><thead><tr><th>#</th><th>Time</th><th>Item</th><th>Title</th><th>Shapley value</th></tr></thead>
+<table><thead><tr><th>#</th><th>Time</th><th>{'Items' if baskets else 'Item'}</th><th>{'Basket' if baskets else 'Title'}</th><th>Shapley value</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>

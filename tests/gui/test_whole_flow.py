@@ -68,7 +68,12 @@ def test_sample_to_recommendations(qtbot, window):
     qtbot.waitUntil(lambda: recommendations.model().rowCount() == 10, timeout=TIMEOUT_MS)
     titles = [recommendations.model().index(r, 1).data() for r in range(10)]
     history = inspector.history_table.model()
-    assert history.rowCount() == 23
+    # the sample has an invoice column, so the history is grouped by basket: 23 lines in its invoices,
+    # one top-level row per invoice, each opening to its lines
+    assert history.event_count() == 23 and history.grouped
+    baskets = history.basket_rows()
+    assert 1 <= history.rowCount() < 23 and baskets
+    assert sum(history.rowCount(history.index(r, 0)) or 1 for r in range(history.rowCount())) == 23
     assert all(titles) and len(set(titles)) == 10
     inspector.k_spin.setValue(5)
     qtbot.waitUntil(lambda: recommendations.model().rowCount() == 5)
