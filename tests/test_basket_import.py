@@ -3,6 +3,8 @@ default split that follows from a basket column, and the basket codes kept by th
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -231,6 +233,31 @@ def test_the_workspace_keeps_the_baskets(tmp_path):
         # a different basket choice is a different import
         other, reused = import_or_reuse(workspace, ImportRequest(path, roles=ColumnRoles(basket="")))
         assert not reused and "basket" not in workspace.load_dataset(other.id).interactions.columns
+
+
+def test_a_cluster_job_carries_the_baskets_and_their_split(tmp_path):
+    from recstudio.runs import write_cluster_job
+
+    path = _planted(tmp_path)
+    with Workspace(str(tmp_path / "ws.sqlite")) as workspace:
+        record, _ = import_or_reuse(workspace, ImportRequest(path))
+        here = workspace.load_dataset(record.id)
+        run_sh = write_cluster_job(workspace, record.name, tmp_path / "job", model="sasrec")
+        plain, _ = import_or_reuse(workspace, ImportRequest(path, roles=ColumnRoles(basket="")))
+        plain_sh = write_cluster_job(workspace, plain.id, tmp_path / "plain", model="sasrec")
+    args = json.loads((run_sh.parent / "job.json").read_text())["recstudio_args"]
+    # the cluster reads the exported basket codes as the baskets, and trains on the dataset's default split
+    assert args[args.index("--basket-col") + 1] == "basket" and args[args.index("--split") + 1] == "last-basket"
+    exported = run_sh.parent / "data" / "till.parquet"
+    there = import_interactions(str(exported), roles=ColumnRoles(user="user_id", item="item_id", timestamp="timestamp",
+                                                                   basket="basket"))
+    assert basket_summary(there) == basket_summary(here) and there.report.baskets == 7
+    assert [there.user_ids[u] for u in there.interactions["user"]] == [here.user_ids[u] for u in here.interactions["user"]]
+    # without baskets the cluster is told not to guess one, and the split stays leave-one-out
+    args = json.loads((plain_sh.parent / "job.json").read_text())["recstudio_args"]
+    assert args[args.index("--basket-col") + 1] == "" and args[args.index("--split") + 1] == "leave-one-out"
+    (events,) = [f for f in (plain_sh.parent / "data").glob("*.parquet") if f.name != "items.parquet"]
+    assert "basket" not in pd.read_parquet(events).columns
 
 
 def test_a_dataset_stored_before_baskets_still_loads(tmp_path):

@@ -15,15 +15,16 @@ from recstudio.errors import RecStudioError
 from recstudio.runs.training import check_train_config
 
 
-
 def write_cluster_job(workspace, dataset_ref, folder: str | Path, *, model: str,
                       model_config: dict[str, Any] | None = None, train_config: dict[str, Any] | None = None,
-                      split: str = "leave-one-out", split_options: dict[str, Any] | None = None,
+                      split: str | None = None, split_options: dict[str, Any] | None = None,
                       nproc_per_node: int = 1, nnodes: int = 1) -> Path:
     """Write a self-contained torchrun job for a cluster: the imported dataset as Parquet (the exact
     events, already cleaned), ``job.json`` with every setting, and ``run.sh`` with the torchrun
     command (one node: ``--standalone``; several: c10d rendezvous at $MASTER_ADDR). The job writes its
     own workspace inside the folder; ``recstudio runs import FOLDER`` brings the finished run back.
+    A dataset's baskets travel as a ``basket`` column (their codes) read back with ``--basket-col``;
+    with ``split`` None the job gets the dataset's default split (last-basket when it has baskets).
     Returns the path of run.sh."""
     import re
     import shlex
@@ -32,8 +33,11 @@ def write_cluster_job(workspace, dataset_ref, folder: str | Path, *, model: str,
 
     model_config_obj = checked_model_config(model, dict(model_config or {}))  # bad settings fail here, not on the cluster
     train = check_train_config(dict(train_config or {}))
+    from recstudio.data.basket_report import default_split
+
     record = workspace.dataset_record(dataset_ref)
     dataset = workspace.load_dataset(record.id)
+    split = split or default_split(record.report or {})
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise RecStudioError(f"{folder} is not empty; choose an empty or new folder for the job.")
@@ -43,7 +47,7 @@ def write_cluster_job(workspace, dataset_ref, folder: str | Path, *, model: str,
     events = pd.DataFrame({"user_id": dataset.user_ids[inter["user"].to_numpy()],
                            "item_id": dataset.item_ids[inter["item"].to_numpy()],
                            "timestamp": inter["timestamp"].to_numpy()})
-    for column in ("event", "rating", "quantity"):
+    for column in ("event", "rating", "quantity", "basket"):
         if column in inter.columns:
             events[column] = inter[column].to_numpy()
     # the file's stem becomes the dataset's name on the cluster (and back here after `runs import`)
@@ -61,6 +65,8 @@ def write_cluster_job(workspace, dataset_ref, folder: str | Path, *, model: str,
     for column, flag in (("event", "--event-col"), ("rating", "--rating-col"), ("quantity", "--quantity-col")):
         if column in events.columns:
             args += [flag, column]
+    # the baskets as imported here, never a guess from another column on the cluster
+    args += ["--basket-col", "basket" if "basket" in events.columns else ""]
     defaults = type(model_config_obj)()
     for key, value in asdict(model_config_obj).items():
         if value != getattr(defaults, key):
