@@ -307,11 +307,9 @@ import torch
 
 def sums_at_10(scores, want, seen):
     """[2, 3] sums over a batch of HR, NDCG and MRR@10: row 0 ranks every item, row 1 leaves out the
-    ``seen`` ones (a [B, n] bool mask; a seen target stays rankable, as RecStudio's protocol has it).
+    ``seen`` ones (a [B, n] bool mask; a seen target too, a miss, as RecStudio's protocol has it).
     ``scores`` [B, n] holds -inf where nothing is to be ranked. Ties are pessimistic, as RecStudio counts
     them: every other item scored the same as the target ranks above it (so a -inf target is a miss)."""
-    seen = seen.clone()
-    seen[torch.arange(len(want)), want] = False
     out = np.zeros((2, 3))
     for row, s in enumerate((scores, scores.masked_fill(seen, -math.inf))):
         target = s.gather(1, want[:, None])

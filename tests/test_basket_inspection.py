@@ -138,8 +138,10 @@ def test_the_list_marks_every_item_of_the_held_out_basket_it_found(shop_run):
     ranks = dict(zip(rec.held_out_items, rec.held_out_ranks))
     assert all(ranks[it["item_id"]] == it["rank"] for it in rec.items if it["held_out"])
     assert all(r > 20 for item, r in ranks.items() if item not in shown.found)
-    # history items are excluded, except a basket item bought before (it stays rankable, as evaluated)
-    assert not {it["item_id"] for it in rec.items} & (set(rec.history) - set(shown.held_out_items))
+    # every history item is excluded, a basket item bought before too: a miss, said as such
+    assert not {it["item_id"] for it in rec.items} & set(rec.history)
+    assert rec.held_out_seen == [i for i in rec.held_out_items if i in set(rec.history)]
+    assert all(ranks[i] == inspector.model.n_items for i in rec.held_out_seen)  # last: a miss
 
     full = inspect_user(workspace, run, shown.user, k=20, mode=FULL_HISTORY)
     assert full.found == () and full.held_out_items == shown.held_out_items
@@ -274,12 +276,12 @@ def test_what_if_removes_a_whole_basket(shop_run):
     changed = inspect_user(workspace, run, user, k=10, scenario=without)
     rec = changed.recommendation
     assert rec.mode is None and rec.history == without.history()
-    # the list is the model's own for that history, the held-out basket still rankable and marked
+    # the list is the model's own for that history, every item of it left out, the held-out basket marked
     history = np.array([inspector.dataset.item_index(i) for i in rec.history], dtype=np.int64)
     _, scores = score_history(inspector.model, history, inspector.popularity)
     scores = scores[0].numpy().copy()
     allowed = np.ones(len(scores), dtype=bool)
-    for i in set(rec.history) - set(shown.held_out_items):
+    for i in set(rec.history):
         allowed[inspector.dataset.item_index(i)] = False
     best = [str(inspector.item_ids[i]) for i in np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")[:10]]
     assert [it["item_id"] for it in rec.items] == best
@@ -290,3 +292,19 @@ def test_what_if_removes_a_whole_basket(shop_run):
     assert back.left_out_baskets() == [] and len(back.left_out) == len(baskets[biggest]) - 1
     assert without.basket_toggled(biggest, keep=True).left_out == frozenset()
     assert AS_EVALUATED == shown.recommendation.mode
+
+
+def test_the_sentence_under_the_list_says_a_held_out_item_the_user_had_is_never_listed():
+    from recstudio.gui.views.inspector.presenter import held_out_text
+    from recstudio.runs import Recommendation
+
+    items = [{"rank": 1, "item_id": "a", "title": "A", "category": "", "score": 1.0, "held_out": True}]
+    rec = Recommendation("u", "model", items, ["b", "c"], mode=AS_EVALUATED, held_out="a", held_out_in_list=1,
+                         held_out_rank=1, held_out_items=["a", "b", "d"], held_out_ranks=[1, 9, 40],
+                         held_out_seen=["b"])
+    text = held_out_text(rec, str.upper, 50)
+    assert "found <b>1 of 3</b>" in text and "Not found: D (the test's rank 40 of 50)" in text
+    assert "Already in the history, so left out of the list" in text and text.endswith("the test): B.")
+    single = Recommendation("u", "model", [], ["x"], mode=AS_EVALUATED, held_out="x", held_out_rank=50,
+                            held_out_items=["x"], held_out_ranks=[50], held_out_seen=["x"])
+    assert "is already in the history" in held_out_text(single, str.upper, 50)

@@ -65,7 +65,7 @@ TABLE[3 + 1] = [0.1, 0.2, 0.7, 0.8, 0.3, 0.9]  # last event was item 3
 CASES = make_cases(
     histories=[
         [0, 1],  # target 2 (0.5): item 0 (0.9) is seen -> only item 3 (0.6) above: rank 1; unmasked 2
-        [2, 3],  # target 2 re-purchased (0.7): item 3 seen, item 5 (0.9) above: rank 1; unmasked 2
+        [2, 3],  # target 2 re-purchased: left out with the history, a miss (rank 5 of 6); unmasked 2
         [],  # target 4 (0.9) is the best: rank 0
         [5, 0, 1, 3],  # window is [1, 3]; seen 5, 0, 1, 3 -> only item 2 (0.7) above 4 (0.3): rank 1; unmasked 3
     ],
@@ -79,15 +79,19 @@ def run(model=None, cases=CASES, **kwargs):
     return evaluate(model or TableModel(TABLE), cases, popularity=POPULARITY, n_users=4, **kwargs)
 
 
-def test_full_ranking_excludes_whole_history_but_not_the_target():
+def test_full_ranking_excludes_the_whole_history_a_repurchased_target_too():
     ranks, lists = rank_cases(TableModel(TABLE), CASES, 3)
     # case 3 shows the whole history is masked, not only the 2-event window: item 5 (0.9) is skipped
-    # case 1 shows a re-purchased target stays rankable (masked it would be near last)
-    assert ranks.tolist() == [1, 1, 0, 1]
+    # case 1: a re-purchased target is left out like the rest of the history (the list never shows it),
+    # so it is a miss; kept rankable while items 3 was masked, it would rank 1 (second) for free
+    assert ranks.tolist() == [1, 5, 0, 1]
     # case 0: items 0, 1 seen; best of the rest by score: 3 (0.6), 2 (0.5), 5 (0.3)
     assert lists[0].tolist() == [3, 2, 5]
-    # case 1: item 3 seen, target 2 kept: 5 (0.9), 2 (0.7), 4 (0.3)
-    assert lists[1].tolist() == [5, 2, 4]
+    # case 1: items 2 and 3 seen: 5 (0.9), 4 (0.3), 1 (0.2); the list and the rank agree
+    assert lists[1].tolist() == [5, 4, 1]
+    result = run()
+    assert result.metrics["seen_targets"] == pytest.approx(0.25)  # one target of four was in its history
+    assert run(exclude_seen=False).metrics["seen_targets"] == pytest.approx(0.25)
 
 
 def test_without_exclusion_seen_items_count():
@@ -98,12 +102,12 @@ def test_without_exclusion_seen_items_count():
 
 def test_metrics_from_the_ranks():
     result = run()
-    # masked ranks [1, 1, 0, 1]: HR@1 = 1/4, HR@2 = 4/4; MRR@2 = (1/2 * 3 + 1) / 4 = 0.625
+    # masked ranks [1, 5, 0, 1]: HR@1 = 1/4, HR@2 = 3/4; MRR@2 = (1/2 * 2 + 1) / 4 = 0.5
     assert result.metrics["HR@1"] == pytest.approx(0.25)
-    assert result.metrics["HR@2"] == pytest.approx(1.0)
-    assert result.metrics["MRR@2"] == pytest.approx(0.625)
-    # NDCG@2 = (3 / log2(3) + 1) / 4
-    assert result.metrics["NDCG@2"] == pytest.approx((3 / np.log2(3) + 1) / 4)
+    assert result.metrics["HR@2"] == pytest.approx(0.75)
+    assert result.metrics["MRR@2"] == pytest.approx(0.5)
+    # NDCG@2 = (2 / log2(3) + 1) / 4
+    assert result.metrics["NDCG@2"] == pytest.approx((2 / np.log2(3) + 1) / 4)
     unmasked = run(exclude_seen=False)
     # ranks [2, 2, 0, 3]: HR@1 = 1/4, HR@3 = 3/4, MRR@3 = (1/3 + 1/3 + 1) / 4 = 5/12
     assert unmasked.metrics["HR@3"] == pytest.approx(0.75)
@@ -154,12 +158,12 @@ def test_segments_by_history_length():
     ]
     assert list(segments) == ["short (≤1)", "medium (2–3)", "long (>3)"]
     result = run(segments=segments)
-    # masked ranks [1, 1, 0, 1]: short = case 2 (rank 0), medium = cases 0, 1 (rank 1 each)
+    # masked ranks [1, 5, 0, 1]: short = case 2 (rank 0), medium = cases 0 (rank 1), 1 (a miss)
     assert result.segments["short (≤1)"]["users"] == 1
     assert result.segments["short (≤1)"]["HR@1"] == 1.0
     assert result.segments["medium (2–3)"]["users"] == 2
     assert result.segments["medium (2–3)"]["HR@1"] == 0.0
-    assert result.segments["medium (2–3)"]["HR@2"] == 1.0
+    assert result.segments["medium (2–3)"]["HR@2"] == 0.5
     assert set(run().segments) == set(activity_segments(CASES))  # the default split
 
 

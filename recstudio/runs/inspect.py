@@ -35,8 +35,8 @@ class RunInspector:
       event. The held-out item is not in that history, so it can be ranked, and the list says
       whether it appears and where (``held_out_in_list``), plus the rank the run's test gave it in
       the full catalogue (``held_out_rank``, pessimistic on ties like the metrics). Exclusion
-      follows the evaluation exactly: every item in that history is removed except the held-out
-      item itself (a re-purchased item stays rankable). This is the question the run's test
+      follows the evaluation exactly: every item in that history is removed, a held-out item the
+      user had before too (``held_out_seen``: a miss, as the test counts it). This is the question the run's test
       metrics average over. A user the split does not test (under leave-one-out, one with fewer
       than three events) gets the full history instead, with a ``note`` saying so.
     - ``"full history"``: every event the user has in the imported data, i.e. what the user would
@@ -45,7 +45,7 @@ class RunInspector:
 
     Under the last-basket split the held-out part is the user's whole last basket: the "as evaluated"
     history is every event before it, each of its items is marked in the list, and the evaluation's
-    exclusion is followed (history items are removed except the basket's own).
+    exclusion is followed (every history item is removed, a basket item bought before included).
 
     The model was trained on the split's training part only; reading the later events it never
     trained on is ordinary inference. An empty history gets the training popularity list
@@ -214,8 +214,6 @@ class RunInspector:
                     f"(too few events), so the full history is used.")
         history = full[:test_pos] if mode == AS_EVALUATED else full
         exclude = np.unique(history) if exclude_seen else np.zeros(0, np.int64)
-        if mode == AS_EVALUATED:  # as the evaluation does: the targets stay rankable
-            exclude = exclude[~np.isin(exclude, targets)]
         source, scores = score_history(self.model, history, self.popularity)
         ranked, values, masked = best_items(scores, exclude, k)
         wanted = set(targets.tolist())
@@ -240,6 +238,8 @@ class RunInspector:
             held_out=str(self.item_ids[target]) if target is not None else None,
             held_out_in_list=in_list, held_out_rank=held_out_rank, note=note,
             held_out_items=[str(self.item_ids[i]) for i in targets.tolist()], held_out_ranks=held_out_ranks,
+            held_out_seen=[str(self.item_ids[i]) for i in targets[np.isin(targets, exclude)].tolist()]
+            if mode == AS_EVALUATED else [],
         )
 
     def _cold_parts(self, cold: np.ndarray, valid_pos: np.ndarray, test_pos: np.ndarray):
@@ -325,8 +325,8 @@ def item_indices(dataset, item_ids) -> np.ndarray:
 def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity: float = 0.0,
                        pool: int | None = None):
     """The top-``k`` for the scenario's history, as :meth:`RunInspector.recommend` lists them: the
-    items of the history the model reads are excluded (a left-out event is not), the held-out item
-    stays rankable (every item of a held-out basket); with ``diversity`` > 0 re-ranked by MMR from the
+    items of the history the model reads are excluded (a left-out event is not), a held-out item in
+    that history too (``held_out_seen``); with ``diversity`` > 0 re-ranked by MMR from the
     best ``max(50, 5k)``."""
     from recstudio.evaluation.diversity import POOL, check_diversity, rerank
 
@@ -336,7 +336,6 @@ def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity:
     history = item_indices(dataset, scenario.history())
     exclude = np.unique(history)
     targets = item_indices(dataset, scenario.targets())
-    exclude = exclude[~np.isin(exclude, targets)]
     wanted_items = set(targets.tolist())
     wanted = max(pool or POOL, 5 * k) if diversity > 0 else k
     source, scores = score_history(inspector.model, history, inspector.popularity)
@@ -358,7 +357,8 @@ def recommend_scenario(inspector, scenario: Scenario, k: int = 10, *, diversity:
         note = (note + " " if note else "") + "The history is empty, so these are the most popular items."
     in_list = next((it["rank"] for it in items if it["held_out"]), None)
     return Recommendation(scenario.user, source, items, scenario.history(), held_out=scenario.held_out,
-                          held_out_in_list=in_list, note=note, held_out_items=list(scenario.targets()))
+                          held_out_in_list=in_list, note=note, held_out_items=list(scenario.targets()),
+                          held_out_seen=[str(inspector.item_ids[i]) for i in targets[np.isin(targets, exclude)].tolist()])
 
 
 def intra_list_diversity(inspector, item_ids) -> float | None:

@@ -21,7 +21,8 @@ class Recommendation:
     ranked it (``held_out_rank``, "as evaluated" mode only), and a ``note`` for the analyst. Under
     the last-basket split ``held_out_items`` is the whole held-out basket (``held_out`` its first item,
     ``held_out_rank`` the best rank among them, ``held_out_ranks`` each one's); otherwise it is the
-    one held-out item.
+    one held-out item. ``held_out_seen`` are the held-out items the user had before: like every item
+    of the history they are left out of the list (and count as misses in the run's test).
     """
 
     user: str | None
@@ -35,6 +36,7 @@ class Recommendation:
     note: str = ""
     held_out_items: list[str] = field(default_factory=list)
     held_out_ranks: list[int] = field(default_factory=list)  # aligned with held_out_items ("as evaluated")
+    held_out_seen: list[str] = field(default_factory=list)  # held-out items already in the history
 
     @property
     def found(self) -> list[str]:

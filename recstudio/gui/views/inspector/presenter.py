@@ -323,10 +323,16 @@ def held_out_basket_text(rec, title_of, n_items: int) -> str:
     if found:
         text += ": " + named([f"<b>{escape(it['title'])}</b> (rank {it['rank']})" for it in found])
     text += "."
+    seen = set(rec.held_out_seen)
+    bought = [i for i in missed if i in seen]
+    missed = [i for i in missed if i not in seen]
     if missed:
         missed.sort(key=lambda i: ranks.get(i, 0))
         text += " Not found: " + named([escape(title_of(i)) + (f" (the test's rank {ranks[i]:,} of {n_items:,})"
                                                                if i in ranks else "") for i in missed]) + "."
+    if bought:
+        text += (" Already in the history, so left out of the list like every item the user has (a miss in "
+                 "the test): " + named([escape(title_of(i)) for i in bought]) + ".")
     return text
 
 
@@ -359,6 +365,9 @@ def held_out_text(rec, title_of, n_items: int) -> str:
                 "user touched. Choose <i>As evaluated</i> to see where the run's test ranked it.")
     if rec.held_out_in_list is not None:
         return f"Held-out test item {name} appears at <b>rank {rec.held_out_in_list}</b> of this list."
+    if rec.held_out in rec.held_out_seen:
+        return (f"Held-out test item {name} is already in the history, so it is left out of the list like "
+                "every item the user has: the run's test counts it as a miss.")
     rank = f"{rec.held_out_rank:,}" if rec.held_out_rank is not None else "?"
     return (f"Held-out test item {name} is not in the top {len(rec.items)}; "
             f"the run's test put it at rank <b>{rank}</b> of {n_items:,} items.")
