@@ -27,9 +27,9 @@ def test_a_cli_run_appears_in_the_inspector_and_runs_page_without_a_click(window
 
     window.context.run_curves_grew.connect(curve_grew)
     command = [sys.executable, "-m", "recstudio", "train", "--sample", "--workspace",
-               str(window.context.workspace_path), "--device", "cpu", "--epochs", "1", "--max-steps", "400",
+               str(window.context.workspace_path), "--device", "cpu", "--epochs", "1", "--max-steps", "2000",
                "--batch-size", "32", "--set", "hidden=16", "--set", "layers=1", "--set", "heads=1",
-               "--set", "max_len=20", "--quiet"]
+               "--set", "max_len=20", "--split", "leave-one-out", "--quiet"]  # ~8 s of steps to watch
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as cli:
         # the CLI imports the sample first: the start page lists the new dataset
