@@ -21,14 +21,14 @@ INSPECTABLE = ("completed", "cancelled")
 AS_EVALUATED, FULL_HISTORY = "as evaluated", "full history"
 MODE_HINTS = {
     AS_EVALUATED: "History = the events before the user's held-out test event: the question the run's "
-                  "test metrics asked. The held-out item can be ranked.",
+                  "test metrics asked. The held-out item can be ranked, unless the user had it before.",
     FULL_HISTORY: "History = every event of the user: what they would be recommended today. Everything "
                   "they touched is excluded, the held-out item too.",
 }
 #: The same under the last-basket split, where the held-out part is a basket.
 BASKET_MODE_HINTS = {
     AS_EVALUATED: "History = the events before the user's held-out basket: the question the run's test metrics "
-                  "asked. Every item of that basket can be ranked, and each one the list finds is marked.",
+                  "asked. Each item of that basket the list finds is marked; one bought before is left out with the history.",
     FULL_HISTORY: "History = every event of the user, the held-out basket included: what they would be "
                   "recommended today. Everything they touched is excluded.",
 }
