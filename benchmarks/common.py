@@ -297,6 +297,14 @@ def peer_report(peer: str, key: str, ours: dict, theirs: dict, select: str = "ex
             "seen_excluded": {"ours": ours["test"]["excluded"], key: theirs["test"]["excluded"]}}
 
 
+def tie_order(dataset) -> str:
+    """How a split here orders a user's events that share a time, and how often that decides a test
+    question (the import report's same_time_share), for the benchmarks' data lines."""
+    share = float(getattr(getattr(dataset, "report", None), "same_time_share", 0.0) or 0.0)
+    return (f"events sharing a time in file order; for {share:.0%} of users the last two share one"
+            if share else "no user's last two events share a time")
+
+
 # Source put in front of each peer's driver (it runs in the peer's venv, so it can import only numpy, torch
 # and the standard library): the metrics both protocols are read with, and the validation curve.
 DRIVER_HELPERS = r'''
@@ -419,7 +427,8 @@ def peer_comparison(args, peer: str, key: str, driver: str, install: list[list[s
     print(command_line() + (f"   (--quick: {peer} bounded to {args.epochs} epochs)" if args.quick else ""))
     print(machine_line() + f", device {args.device}")
     print(f"data: {args.dataset}, {dataset.n_users:,} users, {dataset.n_items:,} items, {len(split.test.users):,} "
-          f"evaluated; leave-one-out by time, identical validation and test items; every item ranked; "
+          f"evaluated; leave-one-out by time ({tie_order(dataset)}), identical validation and test items; "
+          "every item ranked; "
           f"{theirs['cold_test_items']} test / {theirs['cold_valid_items']} validation items {peer} cannot score "
           "(new to its training: misses)")
     print(f"a training sequence: up to {PEER_ARCH['max_len']} events with a target at each; ours covers every "
