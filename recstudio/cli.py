@@ -373,7 +373,7 @@ def cmd_train(args) -> int:
 def _train(args, request) -> int:
     """Run a training request with progress on stderr and the outcome on stdout."""
     from recstudio.drive import drive
-    from recstudio.runs import train_run
+    from recstudio.runs import seen_targets_note, train_run
 
     rank = int(os.environ.get("RANK", "0")) if args.distributed else 0
     stop = _GracefulStop()
@@ -404,6 +404,8 @@ def _train(args, request) -> int:
             + ("Test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "Recall@10", "NDCG@10", "MRR@10")
                                    if k in test)
                if test else "No test metrics (no epoch finished)."))
+    if seen_targets_note(test):
+        text += "\n" + seen_targets_note(test)
     cold = outcome.metrics.get("cold")
     if cold is not None:
         text += (f"\nCold items ({cold['cases']} test cases whose item never appeared in training): "

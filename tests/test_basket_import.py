@@ -195,6 +195,15 @@ def test_train_defaults_to_last_basket_when_the_data_has_a_basket_column(tmp_pat
     assert "Recall@10" in out["metrics"]["test"]
     with Workspace(str(ws)) as workspace:
         assert workspace.run(out["run_id"]).split == "last-basket"
+    # 12 lines from 25 products: many held-out lines were bought before, and the outcome says what that means
+    share = out["metrics"]["test"]["seen_targets"]
+    assert 0 < share < 1
+    from recstudio.cli import main
+
+    assert main(["train", _shop(tmp_path), "--model", "pop", "--workspace", str(ws)]) == 0
+    said = capsys.readouterr()
+    note = f"{share:.0%} of the test targets were already in the user's history: a list leaves the history out"
+    assert note in said.out and note in said.err  # the outcome, and the test line of the progress
     # an explicit split always wins
     code, out, err = cli(capsys, "train", _shop(tmp_path), "--model", "pop", "--workspace", ws,
                          "--split", "leave-one-out", "--json")
@@ -309,3 +318,17 @@ def test_ml100k_shares_times_without_baskets(ml100k):
     from recstudio.data.basket_report import default_split
 
     assert default_split(report) == "leave-one-out"
+
+
+def test_the_training_page_log_says_when_test_targets_were_already_in_the_history():
+    from recstudio.gui.views.training.presenter import outcome_texts
+    from recstudio.runs.training import RunOutcome
+
+    test = {"HR@10": 0.2, "NDCG@10": 0.03, "MRR@10": 0.05, "seen_targets": 0.308}
+    outcome = RunOutcome(7, "sasrec", "purchases", "completed", 36, 26, 52.0, 40.0, 900.0, {"test": test},
+                         "last-basket")
+    lines, _, _ = outcome_texts(outcome)
+    assert lines[-1].startswith("31% of the test targets were already in the user's history")
+    lines, _, _ = outcome_texts(RunOutcome(7, "sasrec", "ml", "completed", 3, 2, 5.0, 4.0, 900.0,
+                                           {"test": {**test, "seen_targets": 0.0}}, "leave-one-out"))
+    assert not any("already in the user's history" in line for line in lines)

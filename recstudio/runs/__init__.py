@@ -11,7 +11,8 @@ from recstudio.runs.derived import (
     QuantisedRun, UpdateOutcome, UpdateRequest, quantise_run, update_run, update_summary,
 )
 from recstudio.runs.evaluating import (
-    TEST_KS, evaluate_run, evaluate_split, load_run_model, metrics_line, run_split, stored_metrics,
+    TEST_KS, evaluate_run, evaluate_split, load_run_model, metrics_line, run_split, seen_targets_note,
+    stored_metrics,
 )
 from recstudio.runs.explaining import (
     diversity_report, explain, explain_recommendation, explain_scenario, explain_scenario_job, faithfulness_report,
@@ -46,7 +47,7 @@ __all__ = [
     "evaluate_split", "explain", "explain_recommendation", "explain_scenario", "explain_scenario_job",
     "faithfulness_report", "file_or_dataset", "fit_and_record", "import_cluster_run",
     "import_identity", "import_or_reuse", "inspect_user", "intra_list_diversity", "item_indices", "item_text_stages", "load_run_model",
-    "metrics_line", "neutralise_cell", "neutralise_formulas", "open_inspector", "options_key", "parse_import", "query_job",
+    "metrics_line", "neutralise_cell", "seen_targets_note", "neutralise_formulas", "open_inspector", "options_key", "parse_import", "query_job",
     "quantise_run", "recommend", "recommend_all", "recommend_diverse", "recommend_query", "recommend_scenario",
     "request_dataset", "resume_point", "run_split", "save_import", "scenario_for", "scenario_of", "score_history",
     "stored_metrics", "summarise_user", "text_inputs", "train_run", "training_state_dir", "update_run", "update_summary",

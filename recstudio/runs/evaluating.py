@@ -41,6 +41,17 @@ def stored_metrics(result) -> dict[str, Any]:
     return stored
 
 
+def seen_targets_note(metrics: dict[str, Any]) -> str:
+    """A sentence when some test targets were already in their user's history (``seen_targets``): a list
+    leaves the history out, so those are misses; '' when there were none. For metrics of a test that
+    left the history out (the default), not of ``--keep-seen``."""
+    share = float(metrics.get("seen_targets") or 0.0)
+    if share <= 0:
+        return ""
+    return (f"{share:.0%} of the test targets were already in the user's history: a list leaves the history "
+            "out, so they count as misses (`recstudio evaluate RUN --keep-seen` ranks every item).")
+
+
 def metrics_line(metrics: dict[str, Any]) -> str:
     """HR, NDCG and MRR at 10 in one line, for progress messages."""
     return ", ".join(f"{k} {metrics[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in metrics)

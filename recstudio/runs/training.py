@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Generator
 
 from recstudio.errors import RecStudioError
-from recstudio.runs.evaluating import evaluate_split, load_run_model, metrics_line, run_split, stored_metrics
+from recstudio.runs.evaluating import (evaluate_split, load_run_model, metrics_line, run_split, seen_targets_note,
+                                      stored_metrics)
 from recstudio.runs.importing import ImportRequest, dataset_named, import_or_reuse
 from recstudio.runs.record import RESUMABLE, CheckpointMeta, RunConfig, training_state_dir
 
@@ -263,8 +264,10 @@ def fit_and_record(workspace, run, dataset_name: str, dataset, split, model, tra
             test = evaluate_split(model, split, dataset, device=device, cancelled=None)
             metrics.update(stored_metrics(test))
             cold = metrics.get("cold")
+            seen = seen_targets_note(test.metrics)
             yield Stage("test", 1.0, metrics_line(test.metrics)
-                        + (f"; cold items ({cold['cases']} cases): {metrics_line(cold)}" if cold is not None else ""))
+                        + (f"; cold items ({cold['cases']} cases): {metrics_line(cold)}" if cold is not None else "")
+                        + (f". {seen}" if seen else ""))
         artefacts = {"checkpoint": result.checkpoint} if result.checkpoint else {}
         workspace.finish_run(run.id, status=result.status, metrics=metrics, seconds=result.seconds,
                              epochs=result.epochs, artefacts=artefacts)

@@ -195,4 +195,8 @@ def outcome_texts(outcome) -> tuple[list[str], str, str]:
     test = outcome.metrics.get("test")
     if test:
         lines.append(f"Test (held-out events, best checkpoint): {metrics_text(test)}")
+        from recstudio.runs.evaluating import seen_targets_note
+
+        if seen_targets_note(test):
+            lines.append(seen_targets_note(test))
     return lines, status, level
