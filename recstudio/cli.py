@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", action="store_true", help="train on the bundled Online Retail sample")
     _add_import_options(p)
     p.add_argument("--model", default="sasrec", help=f"model name ({', '.join(model_names())}; default sasrec)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner); 0 with "
+                                               "--init-from: test the source run's knowledge with no training")
     p.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate")
@@ -117,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --teacher: softmax temperature of the soft targets (default 2; also --set temperature=T)")
     p.add_argument("--alpha", type=float, metavar="A",
                    help="with --teacher: weight of the soft targets, 0-1 (default 0.5; also --set alpha=A)")
+    p.add_argument("--init-from", metavar="RUN",
+                   help="start from this finished sasrec-lm run (any dataset of the workspace): its transformer, "
+                        "text adaptor and fusion weights, encoder, template and architecture; id vectors start at zero")
     p.set_defaults(handler=cmd_train)
 
     runs = sub.add_parser("runs", help="list or show training runs")
@@ -331,9 +335,9 @@ def cmd_train(args) -> int:
     from recstudio.runs import TrainRequest, file_or_dataset
 
     if args.resume is not None:
-        if args.data or args.sample or args.distributed:
+        if args.data or args.sample or args.distributed or args.init_from:
             raise RecStudioError("--resume continues a run with its own data and settings; give no DATA, "
-                                 "--sample or --distributed.")
+                                 "--sample, --distributed or --init-from.")
         return _train(args, TrainRequest(resume=args.resume, device=args.device, workspace=args.workspace))
     data, items = args.data, args.items
     if args.sample:
@@ -365,7 +369,7 @@ def cmd_train(args) -> int:
         **(file_or_dataset(data) if data else {}), items=items, model=args.model, model_config=settings, teacher=args.teacher, distill=distill,
         train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,
         device=args.device, workspace=args.workspace, roles=roles, import_options=options,
-        split_options=split_options, distributed=args.distributed,
+        split_options=split_options, distributed=args.distributed, init_from=args.init_from,
     )
     return _train(args, request)
 
@@ -462,7 +466,10 @@ def cmd_runs_show(args) -> int:
         run = ws.run(args.run)
         curve = ws.curve(run.id)
         artefacts = {k: str(v) for k, v in ws.artefacts(run.id).items()}
-    payload = {**_run_row(run), "config": run.config, "metrics": run.metrics, "error": run.error,
+    from recstudio.runs import RunConfig
+
+    payload = {**_run_row(run), "init_from": RunConfig.of(run).init_from,
+               "config": run.config, "metrics": run.metrics, "error": run.error,
                "device": run.device, "artefacts": artefacts,
                "curve_points": len(curve)}
     text = json.dumps(payload, indent=2, default=str)
@@ -708,7 +715,10 @@ class _TrainReporter:
             return
         from recstudio.training import Message, Stage, Started, Step, Validated
 
-        if isinstance(event, Started):
+        if isinstance(event, Started) and event.epochs == 0:
+            self._line(f"Zero-shot: {event.model} on {event.device}, {event.parameters:,} parameters, no training; "
+                       "validated and tested as it starts")
+        elif isinstance(event, Started):
             self._line(f"Training {event.model} on {event.device}: {event.parameters:,} parameters, "
                        f"{event.train_sequences} training sequences, {event.steps_per_epoch} steps per epoch")
         elif isinstance(event, Step) and self.tty and time.monotonic() - self.last > 0.5:

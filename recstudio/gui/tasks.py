@@ -75,9 +75,13 @@ def train_task(request, cancelled: Callable[[], bool]):
 
 def cluster_job_task(workspace_path: str, request, folder: str, processes: int):
     """Write a torchrun job for ``request`` (a TrainRequest on an imported dataset) into ``folder``."""
+    from recstudio.errors import RecStudioError
     from recstudio.runs import write_cluster_job
     from recstudio.workspace import Workspace
 
+    if request.init_from is not None:
+        raise RecStudioError("A cluster job trains from scratch; a run started from another run trains here "
+                             "(set “Start from a run” to none to export the job).")
     with Workspace(workspace_path) as workspace:
         return write_cluster_job(workspace, request.dataset, folder, model=request.model,
                                  model_config=request.model_config, train_config=request.train_config,

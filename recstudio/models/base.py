@@ -142,6 +142,12 @@ class Recommender(nn.Module):
             return type(self)(self.config, n_items)
         raise RecStudioError(f"Updating a {self.name} run with new items is not supported yet; train it again.")
 
+    def start_from(self, source: "Recommender") -> None:
+        """Take over what ``source`` (a trained model of the same kind and settings, on another catalogue)
+        knows that belongs to no item, for a run started from another run (its spec's
+        ``transfer_settings`` say the model can). This default cannot: it raises a :class:`RecStudioError`."""
+        raise RecStudioError(f"A {self.name} run cannot start from another run; train it from scratch.")
+
     def _items_added(self, n_items: int) -> int:
         added = int(n_items) - self.n_items
         if added < 0:

@@ -29,6 +29,10 @@ class ModelSpec:
     trainable: bool = True
     uses_item_text: bool = False  # built with the items' text vectors (settings encoder/template/pooling)
     uses_item_strings: bool = False  # also built with the items' rendered texts (it reads them itself)
+    # A run can start from a finished run of this model on another catalogue (``Recommender.start_from``);
+    # these settings shape the weights it carries over, or the text vectors they read, so they come from
+    # that run. Empty: the model cannot start from another run.
+    transfer_settings: tuple[str, ...] = ()
 
 
 #: Every model by name, in the order the window and ``recstudio models`` list them.
@@ -143,7 +147,9 @@ class SASRecLMConfig(SASRecConfig):
 register(ModelSpec("sasrec-lm", "recstudio.models.sasrec_lm", "SASRecLM", SASRecLMConfig,
                    "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
                    "(UniSRec-style adaptor); items never seen in training are placed by their text.",
-                   uses_item_text=True))
+                   uses_item_text=True,
+                   transfer_settings=("hidden", "layers", "heads", "max_len", "scale_inputs", "encoder", "template",
+                                      "pooling", "fusion", "adaptor", "experts")))
 
 
 @dataclass

@@ -90,6 +90,29 @@ class SASRecLM(SASRec):
     def from_state(cls, config, n_items: int, state: dict):
         return cls(config, n_items, item_text=state["item_text"])
 
+    #: Tensors that describe one catalogue: its items' id vectors, text vectors and which have events, and
+    #: the adaptor's centring statistics (buffers computed from the catalogue's text vectors, not learned)
+    CATALOGUE_STATE = ("item_embedding.weight", "item_text", "trained_items", "adaptor.mean", "adaptor.scale")
+
+    def start_from(self, source: "SASRecLM") -> None:
+        """Take ``source``'s transformer (blocks, positions, norms), text adaptor (learned whitening and
+        experts) and fusion gate; keep this model's own catalogue: its text vectors, the adaptor's centring
+        statistics computed from them (each catalogue is centred on its own typical item, so the learned
+        layers read the same kind of deviation from it), and id vectors at zero, so the model starts as a
+        text-only model of the new catalogue and its ids then learn."""
+        if type(source) is not type(self):
+            raise ValueError(f"a sasrec-lm model cannot start from a {source.name} model")
+        own = self.state_dict()
+        carried = {k: v for k, v in source.state_dict().items() if k not in self.CATALOGUE_STATE}
+        if set(carried) != set(own) - set(self.CATALOGUE_STATE):
+            raise ValueError("the source model's tensors do not match this model's")
+        if source.item_text.shape[1] != self.item_text.shape[1]:
+            raise ValueError(f"text vectors of {source.item_text.shape[1]} and {self.item_text.shape[1]} dimensions")
+        self.load_state_dict({**own, **carried})
+        if self.item_embedding is not None:
+            with torch.no_grad():
+                self.item_embedding.weight.zero_()
+
     def _grow_state(self, state: dict[str, torch.Tensor], added: int, *, new_text, with_events) -> None:
         """New items come with their text vectors ``new_text`` [added, dim], which place them; their id
         vectors start at zero and they count as untrained until they have events (``fit_statistics``)."""

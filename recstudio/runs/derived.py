@@ -322,7 +322,7 @@ def _update_train_config(parent, fit_split, model, request: UpdateRequest):
     early stop: the best pass is kept."""
     from recstudio.training.fit import training_windows
 
-    base = check_train_config(RunConfig.of(parent).train)
+    base = check_train_config(RunConfig.of(parent).train, zero_shot=True)  # a zero-shot parent: epochs 0
     windows = len(training_windows(fit_split.train_indptr, fit_split.train_items, model.history_length + 1,
                                    np.random.default_rng(0)))
     steps_per_pass = max(1, math.ceil(windows / base.batch_size))

@@ -28,6 +28,7 @@ class RunConfig:
     fraction; ``item_text``: the encoder summary of a text-aware run; ``distill``: the teacher run and
     its temperature and alpha; ``update``: the parent run of an update with new events;
     ``quantisation`` / ``quantised_from``: an int8 copy; ``distributed``: a torchrun job's world;
+    ``init_from``: the run a transferred run started from (``run``, its ``dataset`` and ``encoder``);
     ``raw``: the whole blob, for copying it into a derived run.
     """
 
@@ -40,6 +41,7 @@ class RunConfig:
     quantisation: dict[str, Any] | None = None
     quantised_from: int | None = None
     distributed: dict[str, Any] | None = None
+    init_from: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -56,6 +58,7 @@ class RunConfig:
             quantisation=blob.get("quantisation") or None,
             quantised_from=blob.get("quantised_from"),
             distributed=blob.get("distributed") or None,
+            init_from=blob.get("init_from") or None,
             raw=dict(blob),
         )
 
@@ -63,6 +66,18 @@ class RunConfig:
     def parent_run(self) -> int | None:
         """The run an update started from (None for a run trained from scratch)."""
         return (self.update or {}).get("parent_run")
+
+    @property
+    def source_run(self) -> int | None:
+        """The run a transferred run started from (None for a run that started from nothing)."""
+        return (self.init_from or {}).get("run")
+
+    def source_text(self) -> str | None:
+        """"run 3 on 'books'" for a transferred run, None for another."""
+        if self.source_run is None:
+            return None
+        dataset = (self.init_from or {}).get("dataset")
+        return f"run {self.source_run}" + (f" on {dataset!r}" if dataset else "")
 
     def without(self, *keys: str) -> dict[str, Any]:
         """The blob less ``keys``: the start of a derived run's config."""

@@ -43,6 +43,10 @@ class TrainRequest:
     # on the teacher's dataset and split (``data`` may then be empty); distill: temperature and alpha
     teacher: int | str | None = None
     distill: dict[str, Any] = field(default_factory=dict)
+    # Transfer (recstudio.runs.transfer): a finished run of the same model, on any dataset, whose weights
+    # that belong to no item the new run starts from; its settings that shape them come with it. With
+    # epochs 0 the run is that knowledge tested on the new data as it is (zero-shot)
+    init_from: int | str | None = None
 
 
 @dataclass
@@ -81,8 +85,11 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     cancelled = cancelled or (lambda: False)
     if request.resume is not None:
         return (yield from _resume_run(request, cancelled))
-    train_config = check_train_config(request.train_config)
+    train_config = check_train_config(request.train_config, zero_shot=request.init_from is not None)
     config = model_config(request.model, request.model_config)  # bad settings fail before any work
+    if request.init_from is not None and (request.teacher is not None or request.distributed):
+        raise RecStudioError("A run started from another run (--init-from) trains in one process, without a "
+                             "teacher; leave out --teacher and --distributed.")
     distill = None
     if request.teacher is not None:
         distill = _distill_settings(request)
@@ -96,6 +103,12 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     if not main:
         ddp.barrier()  # rank 0 imports the data and encodes item text first; the others then reuse both
     with Workspace(request.workspace) as workspace:
+        source = None
+        if request.init_from is not None:
+            from recstudio.runs.transfer import load_source, transfer_config
+
+            source = load_source(workspace, request.init_from, request.model)
+            config = transfer_config(source, request.model, request.model_config)
         teacher = _load_teacher(workspace, request.teacher) if distill is not None else None
         if teacher is not None and not request.data and request.dataset is None:
             record = workspace.dataset_record(teacher[0].dataset_id)  # the student learns on the teacher's dataset
@@ -115,6 +128,10 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         uses_text = model_spec(request.model).uses_item_text
         if uses_text:
             item_text = yield from item_text_stages(workspace, dataset, config, device, cancelled)
+            if source is not None and item_text is not None:
+                from recstudio.runs.transfer import check_item_text
+
+                check_item_text(source, item_text)
         if main and ddp is not None:
             ddp.barrier()
         if not main:
@@ -130,6 +147,8 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
             run_config["distributed"] = {"world_size": ddp.world_size, "backend": ddp.backend}
         if teacher is not None:
             run_config["distill"] = {"teacher_run": teacher[0].id, "teacher_model": teacher[0].model, **distill}
+        if source is not None:
+            run_config["init_from"] = source.record()
         run = workspace.create_run(record.id, request.model, run_config, split=split_name, device=request.device)
         if ddp is not None:
             ddp.broadcast(run.id)
@@ -139,7 +158,16 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         from recstudio.training.fit import seed_everything
 
         seed_everything(train_config.seed)  # the seed also fixes the initial weights, so a run can be repeated
-        model = create_model(request.model, dataset.n_items, config, **text_inputs(item_text))
+        if source is not None:
+            from recstudio.runs.transfer import transferred_model
+
+            model = transferred_model(source, request.model, dataset.n_items, config, item_text)
+            yield Stage("transfer", 1.0, f"Starting from run {source.run.id} ({source.run.model} on "
+                                         f"{source.run.dataset_name!r}): its transformer, text adaptor and fusion "
+                                         "weights; id vectors start at zero"
+                                         + ("; no training (zero-shot test)" if train_config.epochs == 0 else ""))
+        else:
+            model = create_model(request.model, dataset.n_items, config, **text_inputs(item_text))
         if teacher is not None:
             from recstudio.training.distill import Distillation
 
@@ -259,7 +287,8 @@ def fit_and_record(workspace, run, dataset_name: str, dataset, split, model, tra
         if curve:
             workspace.append_curve(run.id, curve)
         metrics: dict[str, Any] = {"valid": result.valid_metrics}
-        if result.best_epoch > 0:
+        zero_shot = result.epochs == 0 and result.status == "completed"  # tested as it started (epochs 0)
+        if result.best_epoch > 0 or zero_shot:
             yield Stage("test", 0.0, "Testing the best checkpoint on held-out events")
             test = evaluate_split(model, split, dataset, device=device, cancelled=None)
             metrics.update(stored_metrics(test))
@@ -363,8 +392,10 @@ def text_inputs(item_text) -> dict[str, Any]:
     return {"item_text": item_text.vectors, "item_texts": item_text.texts}
 
 
-def check_train_config(values: dict[str, Any]):
-    """A :class:`TrainConfig` from its fields' values (None: the default), or a user error naming what is wrong."""
+def check_train_config(values: dict[str, Any], zero_shot: bool = False):
+    """A :class:`TrainConfig` from its fields' values (None: the default), or a user error naming what is wrong.
+    ``zero_shot``: epochs 0 (test the model as it starts, no training) is allowed, for a run started from
+    another run."""
     from dataclasses import fields
 
     from recstudio.training import TrainConfig
@@ -374,7 +405,10 @@ def check_train_config(values: dict[str, Any]):
     if unknown:
         raise RecStudioError(f"Unknown training setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}.")
     config = TrainConfig(**{k: v for k, v in values.items() if v is not None})
-    if config.epochs < 1 or config.batch_size < 1 or config.lr <= 0:
+    if config.epochs == 0 and not zero_shot:
+        raise RecStudioError("Epochs must be at least 1: 0 epochs (a zero-shot test, no training) needs a run to "
+                             "start from (--init-from RUN).")
+    if config.epochs < 0 or config.batch_size < 1 or config.lr <= 0:
         raise RecStudioError("Epochs and batch size must be at least 1 and the learning rate positive.")
     return config
 

@@ -227,6 +227,24 @@ def fit(
         ckpt = write_checkpoint(1, 1, score, metrics)
         return FitResult("completed", 1, 1, 1, elapsed, elapsed, metrics, 0.0, ckpt)
 
+    if config.epochs == 0:  # zero-shot: the model as it was handed over (started from another run), tested as is
+        model.fit_statistics(split.train_indptr, split.train_items)
+        n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        yield Started(model.name, _describe(dev), n_params, 0, 0, int((np.diff(split.train_indptr) > 0).sum()),
+                      torch.get_num_threads())
+        model.eval()
+        try:
+            metrics = validate(0, 0)
+        except Exception as exc:
+            if type(exc).__name__ == "EvaluationCancelled":
+                return FitResult("cancelled", 0, 0, 0, time.perf_counter() - start, 0.0, {}, 0.0, None)
+            raise
+        score = float(metrics.get(config.metric, 0.0))
+        elapsed = time.perf_counter() - start
+        yield Validated(0, 0, metrics, 0, score, True, elapsed)
+        ckpt = write_checkpoint(0, 0, score, metrics)
+        return FitResult("completed", 0, 0, 0, elapsed, elapsed, metrics, 0.0, ckpt)
+
     check_basket_training(model, split)
     model.fit_statistics(split.train_indptr, split.train_items)
     width = model.history_length + 1
