@@ -46,6 +46,13 @@ def key_settings(run) -> str:
     return " · ".join(f"{k} {_short(config[k])}" for k in keys) or "—"
 
 
+def source_run(run) -> str | None:
+    """"run 3 on 'books'" for a run that started from another run's knowledge, None for one from scratch."""
+    from recstudio.runs import RunConfig
+
+    return RunConfig.of(run).source_text()
+
+
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
@@ -85,6 +92,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("Run", lambda r: r.id, numeric=True),
     Column("Dataset", lambda r: r.dataset_name),
     Column("Model", lambda r: r.model),
+    Column("From", source_run, lambda v: v or "—",
+           tooltip="The run this one started from (its knowledge carried to this dataset; Epochs 0: a zero-shot test)"),
     Column("Settings", key_settings, tooltip="The model settings that tell runs apart"),
     Column("Status", lambda r: r.status, lambda v: str(v).capitalize()),
     Column("Started", lambda r: r.started_at, local_time, export_title="Started (UTC)"),

@@ -116,16 +116,47 @@ def fallback_devices() -> list[tuple[str, str]]:
 # requests ----------------------------------------------------------------------------------------
 def train_request(dataset_id: int, model: str, model_config: dict[str, Any], *, epochs: int, batch_size: int,
                   lr: float, patience: int, seed: int, max_steps: int, split: str, device: str | None,
-                  workspace: str):
-    """The :class:`recstudio.runs.TrainRequest` of the form's settings (``max_steps`` 0: no limit)."""
+                  workspace: str, init_from: int | None = None):
+    """The :class:`recstudio.runs.TrainRequest` of the form's settings (``max_steps`` 0: no limit;
+    ``init_from``: the run it starts from, where one is picked; with it, ``epochs`` 0 is a zero-shot test)."""
     from recstudio.runs import TrainRequest
 
     return TrainRequest(
         dataset=dataset_id, model=model, model_config=model_config,
         train_config={"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "seed": seed,
                       "max_steps": max_steps or None},
-        split=split, device=device or "auto", workspace=workspace,
+        split=split, device=device or "auto", workspace=workspace, init_from=init_from,
     )
+
+
+def source_runs(workspace, model: str) -> list[tuple[int, str, str]]:
+    """``(run id, text, tooltip)`` of the runs a new ``model`` run can start from: its completed runs with a
+    checkpoint, on any dataset of the workspace, newest first; none for a model that cannot
+    (its spec's ``transfer_settings`` are empty)."""
+    from recstudio.models import model_spec
+
+    if not model_spec(model).transfer_settings:
+        return []
+    out = []
+    for run in reversed(workspace.list_runs()):
+        if run.model != model or run.status != "completed" or "checkpoint" not in workspace.artefacts(run.id):
+            continue
+        test = (run.metrics or {}).get("test", {})
+        score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
+        out.append((run.id, f"Run {run.id} · {run.dataset_name}{score}",
+                    f"Run {run.id} ({run.model} on {run.dataset_name!r}): the new run starts from its transformer, "
+                    "text adaptor and fusion weights, reads this dataset's item text with its encoder and template, "
+                    "and learns its own id vectors from zero."))
+    return out
+
+
+def source_settings(workspace, run_id: int, model: str) -> dict[str, Any]:
+    """The settings a run started from ``run_id`` takes from it (shown locked in the form)."""
+    from recstudio.models import model_spec
+    from recstudio.runs import RunConfig
+
+    saved = RunConfig.of(workspace.run(run_id)).model
+    return {k: saved[k] for k in model_spec(model).transfer_settings if k in saved}
 
 
 def resume_request(run, device: str | None, workspace: str):
@@ -165,6 +196,9 @@ def comparison_entry(run) -> tuple[str, str]:
 
 def started_text(started, max_steps: int | None) -> str:
     """The log line for a run's Started event."""
+    if started.epochs == 0:
+        return (f"Zero-shot test of {started.model} on {started.device}: {started.parameters:,} parameters, no "
+                "training; validated and tested as it starts.")
     limited = max_steps and max_steps < started.epochs * started.steps_per_epoch
     limit = f", stopping at step {max_steps:,}" if limited else ""
     return (f"Training {started.model} on {started.device}: {started.parameters:,} parameters, "
@@ -188,6 +222,9 @@ def outcome_texts(outcome) -> tuple[list[str], str, str]:
                 else "no epoch finished, so there is no checkpoint")
         lines = [f"Run {outcome.run_id} cancelled after {epochs} ({format_duration(outcome.seconds)}); {kept}."]
         status, level = f"Run {outcome.run_id} stopped; {kept}.", "warning"
+    elif outcome.epochs == 0 and outcome.status == "completed":
+        lines = [f"Run {outcome.run_id} completed: a zero-shot test, no training."]
+        status, level = f"Run {outcome.run_id} {outcome.status}.", "ok"
     else:
         lines = [f"Run {outcome.run_id} {outcome.status}: {epochs} in {format_duration(outcome.seconds)}, "
                  f"best epoch {outcome.best_epoch}, {outcome.samples_per_s:,.0f} samples/s."]

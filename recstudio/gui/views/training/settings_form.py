@@ -51,17 +51,43 @@ class ModelSettingsForm(QWidget):
                 self.template_preview.setToolTip("The text the encoder reads for three items of this dataset.")
                 layout.addRow(self.template_preview)
                 editor.textChanged.connect(self.update_preview)
-        for (name, values), editor, label in self._conditions:
-            control = self.editors[name]
-            update = (lambda _i=None, c=control, v=tuple(values), e=editor, lb=label:
-                      [w.setEnabled(c.currentData() in v) for w in (e, lb)])
-            control.currentIndexChanged.connect(update)
-            update()
+        self._fixed: dict[str, str] = {}  # setting -> its own tooltip, while another run decides it
+        for (name, _values), _editor, _label in self._conditions:
+            self.editors[name].currentIndexChanged.connect(lambda _i=None: self._update_enabled())
+        self._update_enabled()
         if not self.editors:
             note = QLabel("This model has no settings.")
             note.setEnabled(False)
             layout.addRow(note)
         self.update_preview()
+
+    def _update_enabled(self) -> None:
+        """A setting is editable unless another run decides it (:meth:`fix_settings`) or it means nothing
+        with the value of the setting it depends on (its ``when``)."""
+        for name, editor in self.editors.items():
+            editor.setEnabled(name not in self._fixed)
+        for (name, values), editor, label in self._conditions:
+            meaningful = self.editors[name].currentData() in tuple(values)
+            editor.setEnabled(meaningful and editor.isEnabled())
+            label.setEnabled(meaningful)
+
+    def fix_settings(self, values: dict[str, Any] | None, why: str = "") -> None:
+        """Show ``values`` in their editors and lock them, ``why`` in their tooltips (settings another run
+        decides, e.g. the run a new one starts from); None unlocks what was locked (the values stay)."""
+        for name, tip in self._fixed.items():
+            self.editors[name].setToolTip(tip)
+        self._fixed = {}
+        for name, value in (values or {}).items():
+            editor = self.editors.get(name)
+            if editor is None:
+                continue
+            self._fixed[name] = editor.toolTip()
+            set_editor_value(editor, value)
+            editor.setToolTip(why or editor.toolTip())
+        self._update_enabled()
+
+    def fixed_settings(self) -> tuple[str, ...]:
+        return tuple(self._fixed)
 
     def set_preview_items(self, items) -> None:
         self.preview_items = items
@@ -136,6 +162,31 @@ class ModelSettingsForm(QWidget):
             else:
                 out[name] = editor.text()
         return out
+
+
+def set_editor_value(editor: QWidget, value: Any) -> None:
+    """Put ``value`` in one of the form's editors (the inverse of :meth:`ModelSettingsForm.values`)."""
+    if isinstance(editor, QCheckBox):
+        editor.setChecked(bool(value))
+    elif isinstance(editor, QSpinBox):
+        editor.setValue(int(value))
+    elif isinstance(editor, QDoubleSpinBox):
+        editor.setValue(float(value))
+    elif isinstance(editor, QComboBox):
+        editor.setCurrentIndex(max(0, editor.findData(value)))
+    else:
+        editor.setText("" if value is None else str(value))
+
+
+def spin_box(name: str, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    """An integer spin box for a form row, named ``name`` (tests and style sheets find it by name)."""
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(lo, hi)
+    spin.setValue(value)
+    spin.setGroupSeparatorShown(True)
+    spin.setToolTip(tip)
+    return spin
 
 
 class EncoderPicker(QWidget):

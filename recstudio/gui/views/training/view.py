@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
     QSplitter, QVBoxLayout, QWidget,
 )
 
@@ -20,7 +20,8 @@ from recstudio.gui.views.training.presenter import (
 )
 from recstudio.gui.views.training.comparison import RunComparison
 from recstudio.gui.views.training.progress import LiveProgress
-from recstudio.gui.views.training.settings_form import ModelSettingsForm
+from recstudio.gui.views.training.settings_form import ModelSettingsForm, spin_box
+from recstudio.gui.views.training.source_run import SourceRunPicker
 
 
 class TrainingView(QWidget):
@@ -152,6 +153,8 @@ class TrainingView(QWidget):
         model_layout.addWidget(self.model_combo)
         model_layout.addWidget(self.model_description)
         model_layout.addLayout(self.settings_holder)
+        self.source_picker = SourceRunPicker(self.context, self)  # shown for a model that can start from a run
+        model_layout.addWidget(self.source_picker)
         self.model_combo.currentIndexChanged.connect(lambda _i: self._model_changed())
         return model_box
 
@@ -162,9 +165,9 @@ class TrainingView(QWidget):
         train_box = QGroupBox("Training")
         form = QFormLayout(train_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.epochs_spin = self._spin("maxEpochs", 1, 100000, defaults.epochs,
+        self.epochs_spin = spin_box("maxEpochs", 1, 100000, defaults.epochs,
                                       "An upper bound: early stopping usually ends the run sooner.")
-        self.batch_spin = self._spin("batchSize", 1, 65536, defaults.batch_size, "Training sequences per step.")
+        self.batch_spin = spin_box("batchSize", 1, 65536, defaults.batch_size, "Training sequences per step.")
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setObjectName("learningRate")
         self.lr_spin.setDecimals(5)
@@ -172,11 +175,11 @@ class TrainingView(QWidget):
         self.lr_spin.setSingleStep(0.0001)
         self.lr_spin.setValue(defaults.lr)
         self.lr_spin.setToolTip("AdamW learning rate.")
-        self.patience_spin = self._spin("patience", 1, 10000, defaults.patience,
+        self.patience_spin = spin_box("patience", 1, 10000, defaults.patience,
                                         f"Stop after this many epochs without a better validation {defaults.metric}.")
-        self.seed_spin = self._spin("seed", 0, 2**31 - 1, defaults.seed, "Same seed, same settings: same run.")
+        self.seed_spin = spin_box("seed", 0, 2**31 - 1, defaults.seed, "Same seed, same settings: same run.")
         self.seed_spin.setGroupSeparatorShown(False)
-        self.max_steps_spin = self._spin("maxSteps", 0, 2**31 - 1, 0,
+        self.max_steps_spin = spin_box("maxSteps", 0, 2**31 - 1, 0,
                                          "Stop after this many steps in all (0: no limit), e.g. for a quick try.")
         self.max_steps_spin.setSpecialValueText("no limit")
         self.split_combo = QComboBox()
@@ -206,16 +209,6 @@ class TrainingView(QWidget):
         """How the run shares the processor: its CPU threads (once started) and the window's choice."""
         self._threads = threads
         self.priority_label.setText(priority_label(threads, not self.context.train_at_full_speed))
-
-    @staticmethod
-    def _spin(name: str, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setObjectName(name)
-        spin.setRange(lo, hi)
-        spin.setValue(value)
-        spin.setGroupSeparatorShown(True)
-        spin.setToolTip(tip)
-        return spin
 
     # settings -------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -282,6 +275,7 @@ class TrainingView(QWidget):
             widget.setEnabled(trainable)
             widget.setToolTip(widget.toolTip() if trainable else
                               "This model is counted from the data, not trained; it has no training steps.")
+        self.source_picker.follow(spec.name, self.model_form, self.epochs_spin)
 
     def select_model(self, name: str) -> None:
         self.model_combo.setCurrentIndex(self.model_combo.findData(name))
@@ -349,7 +343,7 @@ class TrainingView(QWidget):
             epochs=self.epochs_spin.value(), batch_size=self.batch_spin.value(), lr=self.lr_spin.value(),
             patience=self.patience_spin.value(), seed=self.seed_spin.value(), max_steps=self.max_steps_spin.value(),
             split=self.split_combo.currentData(), device=self.device_combo.currentData(),
-            workspace=str(self.context.workspace_path),
+            workspace=str(self.context.workspace_path), init_from=self.source_picker.run_id(),
         )
 
     def start_training(self) -> bool:
@@ -439,7 +433,7 @@ class TrainingView(QWidget):
         self.start_button.setEnabled(self.context.dataset is not None and not busy)
         self.export_job_button.setEnabled(self.context.dataset is not None and not busy)
         self.stop_button.setEnabled(self._running)
-        for widget in (self.model_combo, self.model_form, self.split_combo, self.device_combo):
+        for widget in (self.model_combo, self.model_form, self.source_picker, self.split_combo, self.device_combo):
             if widget is not None:
                 widget.setEnabled(not self._running)
         if self.context.dataset is None:
