@@ -68,6 +68,12 @@ def test_zero_shot_ranks_the_planted_successor_in_a_catalogue_sharing_no_ids(wor
     total = sum(a["value"] for a in explained["attributions"]) + explained["base_value"]
     assert total == pytest.approx(explained["score"], abs=1e-4)
 
+    from recstudio.runs import inspect_user
+
+    seen = inspect_user(workspace.path, zero["run_id"], "bu3")  # what the inspector shows of one user
+    assert seen.recommendation.held_out is not None and seen.recommendation.held_out_rank is not None
+    assert seen.recommendation.held_out_in_list is not None  # the planted successor is in the top ten
+
     code, shown, _ = cli(capsys, "runs", "show", zero["run_id"], "--workspace", workspace.path, "--json")
     source = shown["init_from"]
     assert (source["run"], source["dataset"]) == (workspace.source, "a-events")
@@ -189,3 +195,15 @@ def test_the_source_knows_the_rule_only_through_text(workspace):
                 hits.append(np.mean([order[int(str(dataset.item_ids[i])[1])] == wanted for i in top]))
         rank_of_successor[shuffled] = float(np.mean(hits))
     assert rank_of_successor[False] > 0.8 > 0.5 > rank_of_successor[True]
+
+
+def test_a_catalogue_without_the_runs_template_columns_is_refused(workspace, capsys, tmp_path):
+    events, _ = workspace.b
+    bare = tmp_path / "bare-events.csv"
+    bare.write_text(events.read_text())  # the same events, no catalogue: no title, no category
+    before = _run_ids(workspace.path)
+    code, _, err = cli(capsys, "train", bare, "--model", "sasrec-lm", "--init-from", workspace.source,
+                       "--epochs", "0", "--workspace", workspace.path)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "uses no catalogue column" in last and "started from run 1 reads items with its template" in last
+    assert _run_ids(workspace.path) == before

@@ -127,7 +127,13 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         item_text = None
         uses_text = model_spec(request.model).uses_item_text
         if uses_text:
-            item_text = yield from item_text_stages(workspace, dataset, config, device, cancelled)
+            try:
+                item_text = yield from item_text_stages(workspace, dataset, config, device, cancelled)
+            except RecStudioError as exc:
+                if source is None:
+                    raise
+                raise RecStudioError(f"{exc} A run started from run {source.run.id} reads items with its template "
+                                     f"{config.template!r}: give this dataset a catalogue with those columns.") from None
             if source is not None and item_text is not None:
                 from recstudio.runs.transfer import check_item_text
 
