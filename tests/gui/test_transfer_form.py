@@ -88,6 +88,14 @@ def test_a_zero_shot_run_started_from_the_form_shows_its_source(window, view, ca
     cell = lambda run_id: table.proxy.index(table.row_of(run_id), COLUMN_INDEX["From"]).data()  # noqa: E731
     assert cell(run.id) == f"run {source_id} on 'a-events'"
     assert cell(source_id) == "—"
+    table.select_runs([run.id])  # its curve is one validation point, at step 0: drawn, nothing breaks
+    assert table.validation_plot.has_run(run.id) and table.loss_curves.point_count(run.id) == 0
+    table.open_in_inspector()  # the inspector opens it like any other run
+    inspect = window.pages["inspect"]
+    qtbot.waitUntil(lambda: inspect.inspector is not None and inspect.inspector.run.id == run.id, timeout=30_000)
+    assert inspect.select_user("bu3")
+    qtbot.waitUntil(lambda: inspect.current_user() == "bu3" and inspect.recommendation is not None, timeout=30_000)
+    assert all(item["item_id"].startswith("b") for item in inspect.recommendation.items)
 
     # back to "none": the settings are the form's again, and 0 epochs is no longer offered
     window.show_page("train")
