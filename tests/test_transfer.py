@@ -207,3 +207,15 @@ def test_a_catalogue_without_the_runs_template_columns_is_refused(workspace, cap
     last = err.strip().splitlines()[-1]
     assert code == 2 and "uses no catalogue column" in last and "started from run 1 reads items with its template" in last
     assert _run_ids(workspace.path) == before
+
+
+def test_an_int8_copy_is_not_a_source(workspace, capsys):
+    code, copy, err = cli(capsys, "quantise", workspace.source, "--no-test", "--workspace", workspace.path, "--json")
+    assert code == 0, err
+    before = _run_ids(workspace.path)
+    events, items = workspace.b
+    code, _, err = cli(capsys, "train", events, "--items", items, "--model", "sasrec-lm", "--init-from",
+                       copy["run_id"], "--epochs", "0", "--workspace", workspace.path)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and f"start from run {workspace.source}" in last and "Traceback" not in err
+    assert _run_ids(workspace.path) == before

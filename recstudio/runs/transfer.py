@@ -13,7 +13,7 @@ from typing import Any
 
 from recstudio.errors import RecStudioError
 from recstudio.runs.evaluating import load_run_model
-from recstudio.runs.record import CheckpointMeta
+from recstudio.runs.record import CheckpointMeta, RunConfig
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,10 @@ def load_source(workspace, run_ref, model: str) -> TransferSource:
                              f"{model} run (see `recstudio runs list`).")
     if run.status != "completed":
         raise RecStudioError(f"Run {run.id} is {run.status}; start from a completed run.")
+    settings = RunConfig.of(run)
+    if settings.quantisation:
+        raise RecStudioError(f"Run {run.id} is an int8 copy (of run {settings.quantised_from}) for inference; "
+                             f"start from run {settings.quantised_from}, whose weights are whole.")
     run, loaded, meta = load_run_model(workspace, run.id, device="cpu")
     if not meta.encoder:
         raise RecStudioError(f"Run {run.id}'s checkpoint does not record its text encoder; train it again.")

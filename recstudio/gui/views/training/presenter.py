@@ -131,15 +131,17 @@ def train_request(dataset_id: int, model: str, model_config: dict[str, Any], *, 
 
 def source_runs(workspace, model: str) -> list[tuple[int, str, str]]:
     """``(run id, text, tooltip)`` of the runs a new ``model`` run can start from: its completed runs with a
-    checkpoint, on any dataset of the workspace, newest first; none for a model that cannot
-    (its spec's ``transfer_settings`` are empty)."""
+    checkpoint (not an int8 copy), on any dataset of the workspace, newest first; none for a model that
+    cannot (its spec's ``transfer_settings`` are empty)."""
     from recstudio.models import model_spec
+    from recstudio.runs import RunConfig
 
     if not model_spec(model).transfer_settings:
         return []
     out = []
     for run in reversed(workspace.list_runs()):
-        if run.model != model or run.status != "completed" or "checkpoint" not in workspace.artefacts(run.id):
+        if run.model != model or run.status != "completed" or RunConfig.of(run).quantisation \
+                or "checkpoint" not in workspace.artefacts(run.id):
             continue
         test = (run.metrics or {}).get("test", {})
         score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
