@@ -70,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="cProfile the GUI thread of each page that stalled")
     p.add_argument("--tick-ms", type=int, default=10)
     p.add_argument("--show", action="store_true", help="use the real display instead of offscreen")
+    p.add_argument("--shots", metavar="DIR", help="save a PNG of the window (or its dialog) as each page ends, "
+                   "outside the measured time")
     args = p.parse_args(argv)
     if args.quick:
         args.events, args.users, args.items = 100_000, 10_000, 5_000
@@ -150,6 +152,8 @@ class Bench:
             return
         self.ticker.phase = None
         row.peak = peak_mb()
+        if self.args.shots:  # after the row's measurement: the grab's own time is nobody's stall
+            self.shoot(row.name)
         row.stalls = [s["where"] for s in self.ticker.stalls[self._stalls_from:]]  # GUI and every other thread
         slow = [c for c in self.collections if c[0] > TARGET_STALL_MS / 2]
         if slow:  # a collection holds the GIL: the watchdog cannot see it, every thread waits
@@ -176,6 +180,18 @@ class Bench:
         elif info["generation"] == 2:
             self.collections.append(((time.perf_counter() - self._collection_began) * 1000,
                                      threading.current_thread().name))
+
+    def shoot(self, name: str) -> None:
+        """The window on top (a dialog while one is open) as DIR/NN-name.png."""
+        import re
+
+        from PySide6.QtWidgets import QApplication
+
+        folder = Path(self.args.shots)
+        folder.mkdir(parents=True, exist_ok=True)
+        shown = QApplication.activeModalWidget() or QApplication.activeWindow() or self.window
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        shown.grab().save(str(folder / f"{len(self.rows):02d}-{slug}.png"))
 
     def wait(self, condition, timeout: float = 600.0, what: str = "") -> bool:
         """Run the event loop until ``condition()`` (True), or ``timeout`` seconds (False, noted)."""

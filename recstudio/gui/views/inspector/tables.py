@@ -279,9 +279,12 @@ def fit_columns(table: QTableView | QTreeView, stretch: str, capped: tuple[str, 
     font.setBold(True)  # the held-out row is bold: measure for the wider face
     metrics = QFontMetrics(font)
     sample = model.measured_rows() if hasattr(model, "measured_rows") else model.rows[:2000]
-    # a tree's first column also holds the expand arrow, the indent and the check box
-    extra = {0: (table.indentation() * 2 if table.rootIsDecorated() else 0) + 24} if isinstance(table, QTreeView) \
-        else {}
+    # a tree's first column also holds the expand arrow, the indent and the check box; a table's the check
+    # box when its rows can be ticked (the flat history: without it, "1,063" read "1…")
+    if isinstance(table, QTreeView):
+        extra = {0: (table.indentation() * 2 if table.rootIsDecorated() else 0) + 24}
+    else:
+        extra = {0: 24} if hasattr(model, "set_checkable") else {}
     for column, name in enumerate(model.headers):
         table.setColumnHidden(column, name in hide_empty and not any(row[column] for row in model.rows))
         if name == stretch:
