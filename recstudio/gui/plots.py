@@ -453,6 +453,8 @@ class ValidationPlot(QWidget):
         self.plot_widget.setTitle(title, color=self.palette().color(QPalette.ColorRole.Text), size="10pt")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.getViewBox().setDefaultPadding(0.08)  # markers at the first and last epoch stay whole
+        # metrics are never negative: one point (a zero-shot run, a first epoch) is not centred in -0.4..0.5
+        self.plot.getViewBox().setLimits(yMin=-0.01)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
