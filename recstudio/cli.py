@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(invoice, order...), else leave-one-out")
     p.add_argument("--cold-fraction", type=float, metavar="F",
                    help="share of items the cold-items split holds out (default 0.1)")
+    p.add_argument("--train-fraction", type=float, metavar="F",
+                   help="train on a random share F (0-1) of the users' training sequences (few-shot); "
+                        "validation and test stay the same questions")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model setting, e.g. --set hidden=128 (see `recstudio models`)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -365,6 +368,8 @@ def cmd_train(args) -> int:
         if args.split != "cold-items":
             raise RecStudioError("--cold-fraction goes with --split cold-items.")
         split_options["cold_fraction"] = args.cold_fraction
+    if args.train_fraction is not None:
+        split_options["train_fraction"] = args.train_fraction
     request = TrainRequest(
         **(file_or_dataset(data) if data else {}), items=items, model=args.model, model_config=settings, teacher=args.teacher, distill=distill,
         train_config={k: v for k, v in train_config.items() if v is not None}, split=args.split,

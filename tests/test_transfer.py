@@ -219,3 +219,53 @@ def test_an_int8_copy_is_not_a_source(workspace, capsys):
     last = err.strip().splitlines()[-1]
     assert code == 2 and f"start from run {workspace.source}" in last and "Traceback" not in err
     assert _run_ids(workspace.path) == before
+
+
+# few-shot: --train-fraction ----------------------------------------------------------------------------
+def test_a_training_fraction_keeps_validation_and_test_and_trains_on_a_nested_share_of_users(workspace):
+    from recstudio.data import make_split
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace.path) as ws:
+        dataset = ws.load_dataset(ws.dataset_record("b-events").id)
+    whole = make_split(dataset, "leave-one-out")
+    trained = np.flatnonzero(np.diff(whole.train_indptr) > 0)
+    kept = {}
+    for fraction in (0.0, 0.1, 0.5, 1.0):
+        split = make_split(dataset, "leave-one-out", train_fraction=fraction)
+        for cases, same in ((split.valid, whole.valid), (split.test, whole.test)):  # the same questions
+            assert np.array_equal(cases.users, same.users) and np.array_equal(cases.targets, same.targets)
+            assert np.array_equal(cases.history_indptr, same.history_indptr)
+            assert np.array_equal(cases.history_items, same.history_items)
+        lengths = np.diff(split.train_indptr)
+        kept[fraction] = set(np.flatnonzero(lengths > 0).tolist())
+        assert len(kept[fraction]) == round(fraction * len(trained))
+        for user in kept[fraction]:  # a kept user's sequence is whole
+            assert np.array_equal(split.train_sequence(user), whole.train_sequence(user))
+    assert kept[0.0] == set() and kept[1.0] == set(trained.tolist())
+    assert kept[0.1] <= kept[0.5] <= kept[1.0]  # nested: a larger share keeps every user a smaller one keeps
+    with pytest.raises(RecStudioError, match="between 0 and 1"):
+        make_split(dataset, "leave-one-out", train_fraction=1.5)
+
+
+def test_train_fraction_from_the_cli_is_recorded_and_zero_trains_only_zero_shot(workspace, capsys):
+    events, items = workspace.b
+    before = _run_ids(workspace.path)
+    code, _, err = cli(capsys, "train", "b-events", "--model", "sasrec-lm", "--init-from", workspace.source,
+                       "--train-fraction", "0", "--workspace", workspace.path)
+    assert code == 2 and "keeps no user's training events" in err and _run_ids(workspace.path) == before
+    code, zero, err = cli(capsys, "train", "b-events", "--model", "sasrec-lm", "--init-from", workspace.source,
+                          "--train-fraction", "0", "--epochs", "0", "--workspace", workspace.path, "--json")
+    assert code == 0, err
+    code, few, err = cli(capsys, "train", "b-events", "--model", "sasrec-lm", "--init-from", workspace.source,
+                         "--train-fraction", "0.1", "--max-steps", "5", "--workspace", workspace.path, "--json")
+    assert code == 0, err
+    assert "a share 0.1 of them" in err
+    from recstudio.runs import RunConfig
+    from recstudio.workspace import Workspace
+
+    with Workspace(workspace.path) as ws:
+        for out, fraction in ((zero, 0.0), (few, 0.1)):
+            run = ws.run(out["run_id"])
+            assert RunConfig.of(run).split_options == {"train_fraction": fraction}
+    assert np.isfinite(list(zero["metrics"]["test"].values())).all()  # nothing trained on: still numbers

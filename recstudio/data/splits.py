@@ -315,13 +315,43 @@ def split_names() -> tuple[str, ...]:
     return tuple(SPLITS)
 
 
+#: Options every split takes: ``train_fraction`` F trains on a random share F of the users' training
+#: sequences (few-shot curves); validation and test stay the same questions.
+COMMON_SPLIT_OPTIONS = ("train_fraction",)
+#: The draw of the users a ``train_fraction`` keeps (fixed, so a run's split can be rebuilt from its options).
+TRAIN_FRACTION_SEED = 0
+
+
 def make_split(dataset: Dataset, kind: str = "leave-one-out", **kwargs) -> Split:
     if kind not in SPLITS:
         raise RecStudioError(f"Unknown split {kind!r}; choose one of: {', '.join(SPLITS)}.")
-    unknown = set(kwargs) - set(SPLIT_OPTIONS[kind])
+    unknown = set(kwargs) - set(SPLIT_OPTIONS[kind]) - set(COMMON_SPLIT_OPTIONS)
     if unknown:
         raise RecStudioError(
             f"Split {kind!r} has no option {', '.join(sorted(unknown))}; "
-            f"its options are: {', '.join(SPLIT_OPTIONS[kind]) or 'none'}."
+            f"its options are: {', '.join(SPLIT_OPTIONS[kind] + COMMON_SPLIT_OPTIONS)}."
         )
-    return SPLITS[kind](dataset, **kwargs)
+    fraction = kwargs.pop("train_fraction", None)
+    split = SPLITS[kind](dataset, **kwargs)
+    return split if fraction is None else few_shot(split, fraction)
+
+
+def few_shot(split: Split, fraction: float) -> Split:
+    """``split`` trained on a random share ``fraction`` (0-1) of the users that have training events: the
+    others' training sequences are emptied; their events still read as history at validation and test
+    (ordinary inference), and every validation and test question stays. The draw is fixed
+    (``TRAIN_FRACTION_SEED``) and nested: a larger share keeps every user a smaller one keeps."""
+    from dataclasses import replace
+
+    fraction = float(fraction)
+    if not 0.0 <= fraction <= 1.0:
+        raise RecStudioError(f"The training fraction must be between 0 and 1; got {fraction:g}.")
+    lengths = np.diff(split.train_indptr)
+    trained = np.flatnonzero(lengths > 0)
+    order = np.random.default_rng(TRAIN_FRACTION_SEED).permutation(len(trained))
+    keep_users = np.zeros(split.n_users, dtype=bool)
+    keep_users[trained[order[: int(round(fraction * len(trained)))]]] = True
+    keep = np.repeat(keep_users, lengths)
+    indptr = np.concatenate([[0], np.cumsum(np.where(keep_users, lengths, 0))]).astype(np.int64)
+    starts = split.train_basket_starts[keep] if split.train_basket_starts is not None else None
+    return replace(split, train_indptr=indptr, train_items=split.train_items[keep], train_basket_starts=starts)

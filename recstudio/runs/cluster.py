@@ -77,8 +77,9 @@ def write_cluster_job(workspace, dataset_ref, folder: str | Path, *, model: str,
         value = getattr(train, key)
         if value is not None:
             args += [flag, str(value)]
-    if (split_options or {}).get("cold_fraction") is not None:
-        args += ["--cold-fraction", str(split_options["cold_fraction"])]
+    for option, flag in (("cold_fraction", "--cold-fraction"), ("train_fraction", "--train-fraction")):
+        if (split_options or {}).get(option) is not None:
+            args += [flag, str(split_options[option])]
     args += ["--device", "auto", "--distributed", "--workspace", "workspace.sqlite", "--json"]
     job = {"dataset": record.name, "events": dataset.n_events, "model": model, "model_config": asdict(model_config_obj),
            "train_config": train.to_dict(), "split": split, "split_options": dict(split_options or {}),

@@ -124,6 +124,15 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
         if teacher is not None:
             _check_teacher(teacher, dataset, record, split_name, split_options)
         split = make_split(dataset, split_name, **split_options)
+        if split_options.get("train_fraction") is not None:
+            trained = int((split.train_indptr[1:] > split.train_indptr[:-1]).sum())
+            if trained == 0 and train_config.epochs > 0:
+                raise RecStudioError(
+                    f"A training fraction of {split_options['train_fraction']:g} keeps no user's training events, "
+                    "so there is nothing to train on; test a run's knowledge as it is with --epochs 0 "
+                    "--init-from RUN, or give a larger fraction.")
+            yield Stage("split", 1.0, f"Training on {trained:,} users' sequences (a share "
+                                      f"{split_options['train_fraction']:g} of them); validation and test unchanged.")
         item_text = None
         uses_text = model_spec(request.model).uses_item_text
         if uses_text:
