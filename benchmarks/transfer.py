@@ -150,7 +150,7 @@ def report(args, results: dict, fractions) -> None:
             print(f"{fraction:>5g} {show('sasrec'):>16} {show('sasrec-lm'):>16} {show('transferred'):>16} {ratio:>17}")
     print("(cells: test NDCG@10 / HR@10 on the target; at F = 0 nothing trains, the transferred run is zero-shot)")
     if args.json:
-        print(json.dumps({"pairs": {pair: {k: v for k, v in row.items()} for pair, row in results.items()},
+        print(json.dumps({"pairs": results,
                           "quick": bool(args.quick)}))
 
 

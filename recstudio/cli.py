@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from typing import Any
 
 from recstudio import __version__
 from recstudio.errors import RecStudioError
+from recstudio.terminal import GracefulStop, StageLine, TrainReporter
 
 #: ``recstudio.data.split_names()``, spelled out because importing recstudio.data loads pandas, which
 #: `recstudio --help` must not wait for (tests/test_model_capabilities.py keeps the two the same).
@@ -261,7 +261,7 @@ def cmd_import(args) -> int:
 
     roles, options = _import_settings(args)
     request = ImportRequest(args.interactions, args.items, roles, options, args.name)
-    progress = _StageLine() if not args.json and sys.stderr.isatty() else None
+    progress = StageLine() if not args.json and sys.stderr.isatty() else None
     with Workspace(args.workspace) as ws:
         record, reused = import_or_reuse(ws, request, progress=progress)
     report = record.report
@@ -385,12 +385,12 @@ def _train(args, request) -> int:
     from recstudio.runs import seen_targets_note, train_run
 
     rank = int(os.environ.get("RANK", "0")) if args.distributed else 0
-    stop = _GracefulStop()
-    reporter = _TrainReporter(quiet=args.quiet or rank != 0)  # one rank speaks for the job
+    stop = GracefulStop()
+    reporter = TrainReporter(quiet=args.quiet or rank != 0)  # one rank speaks for the job
     try:
         with stop:
             gen = train_run(request, cancelled=stop.requested,
-                            import_progress=_StageLine() if not args.quiet and sys.stderr.isatty() else None)
+                            import_progress=StageLine() if not args.quiet and sys.stderr.isatty() else None)
             outcome = drive(gen, reporter.show)
     finally:
         if args.distributed:
@@ -413,8 +413,9 @@ def _train(args, request) -> int:
             + ("Test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("HR@10", "Recall@10", "NDCG@10", "MRR@10")
                                    if k in test)
                if test else "No test metrics (no epoch finished)."))
-    if seen_targets_note(test):
-        text += "\n" + seen_targets_note(test)
+    seen = seen_targets_note(test)
+    if seen:
+        text += "\n" + seen
     cold = outcome.metrics.get("cold")
     if cold is not None:
         text += (f"\nCold items ({cold['cases']} test cases whose item never appeared in training): "
@@ -587,8 +588,8 @@ def cmd_update(args) -> int:
     request = UpdateRequest(run=args.run, events=args.new_events, items=args.items, steps=args.steps, replay=args.replay,
                             lr=args.lr, seed=args.seed, roles=roles, import_options=options, device=args.device,
                             workspace=args.workspace)
-    stop = _GracefulStop()
-    reporter = _TrainReporter(quiet=args.quiet)
+    stop = GracefulStop()
+    reporter = TrainReporter(quiet=args.quiet)
     with stop:
         result = drive(update_run(request, cancelled=stop.requested), reporter.show)
     payload = result.to_dict()
@@ -672,79 +673,6 @@ def cmd_faithfulness(args) -> int:
             f"{fmt(auc['attribution'])}, random {fmt(auc['random'])}, attention {fmt(auc['attention'])}")
     _print(args, report.to_dict(), text)
     return 0
-
-
-class _GracefulStop:
-    """First Ctrl-C asks training to stop at the next step (run recorded as cancelled); a second one aborts."""
-
-    def __init__(self):
-        self._requested = False
-        self._previous = None
-
-    def requested(self) -> bool:
-        return self._requested
-
-    def _handle(self, signum, frame):
-        if self._requested:
-            raise KeyboardInterrupt
-        self._requested = True
-        print("\nStopping at the next step (Ctrl-C again to abort)...", file=sys.stderr)
-
-    def __enter__(self):
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread
-            self._previous = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
-class _StageLine:
-    def __call__(self, fraction: float, message: str) -> None:
-        print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
-
-
-class _TrainReporter:
-    """Progress on stderr: a line per validation, and a throttled step line on a terminal."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.last = 0.0
-        self.tty = sys.stderr.isatty()
-
-    def show(self, event) -> None:
-        if self.quiet:
-            return
-        from recstudio.training import Message, Stage, Started, Step, Validated
-
-        if isinstance(event, Started) and event.epochs == 0:
-            self._line(f"Zero-shot: {event.model} on {event.device}, {event.parameters:,} parameters, no training; "
-                       "validated and tested as it starts")
-        elif isinstance(event, Started):
-            self._line(f"Training {event.model} on {event.device}: {event.parameters:,} parameters, "
-                       f"{event.train_sequences} training sequences, {event.steps_per_epoch} steps per epoch")
-        elif isinstance(event, Step) and self.tty and time.monotonic() - self.last > 0.5:
-            self.last = time.monotonic()
-            eta = f", ETA {event.eta:.0f} s (to the epoch limit)" if event.eta is not None else ""
-            print(f"\r  epoch {event.epoch} step {event.step}: loss {event.loss:.4f}, "
-                  f"{event.samples_per_s:.0f} samples/s{eta}   ", end="", file=sys.stderr, flush=True)
-        elif isinstance(event, Validated):
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if k in ("HR@10", "NDCG@10"))
-            mark = " *" if event.improved else ""
-            self._line(f"epoch {event.epoch:>3} ({event.elapsed:6.1f} s) valid {shown}{mark}")
-        elif isinstance(event, Stage) and event.name == "encode" and 0 < event.fraction < 1:
-            if self.tty and time.monotonic() - self.last > 0.5:  # per-batch encoding progress: a line on a terminal
-                self.last = time.monotonic()
-                print(f"\r  {event.text}   ", end="", file=sys.stderr, flush=True)
-        elif isinstance(event, (Message, Stage)):
-            self._line(event.text)
-
-    def _line(self, text: str) -> None:
-        if text:
-            print(("\r" if self.tty else "") + text, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

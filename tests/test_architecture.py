@@ -47,7 +47,7 @@ def test_core_packages_import_without_torch_or_qt():
 #: (as napari's import-linter layers contract). ``gui`` and ``cli`` are the two doors; ``runs`` is what
 #: they open onto; ``devices`` and ``errors`` are the ground everything stands on.
 FLOORS = (
-    ("gui", "cli", "__main__"),
+    ("gui", "cli", "terminal", "__main__"),
     ("runs",),
     ("explain", "training"),
     ("models", "evaluation", "workspace", "knowledge"),

@@ -9,6 +9,7 @@ shape the carried weights or the text they read (the spec's ``transfer_settings`
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from recstudio.errors import RecStudioError
@@ -30,6 +31,42 @@ class TransferSource:
                 "encoder": self.meta.encoder, "template": (self.meta.item_text or {}).get("template")}
 
 
+def source_problem(workspace, run, model: str) -> str | None:
+    """Why ``run`` cannot start a new ``model`` run, in the analyst's words (None: it can)."""
+    if run.model != model:
+        return (f"Run {run.id} is a {run.model} run; a {model} run can only start from a finished {model} run "
+                "(see `recstudio runs list`).")
+    if run.status != "completed":
+        return f"Run {run.id} is {run.status}; start from a completed run."
+    settings = RunConfig.of(run)
+    if settings.quantisation:
+        return (f"Run {run.id} is an int8 copy (of run {settings.quantised_from}) for inference; start from run "
+                f"{settings.quantised_from}, whose weights are whole.")
+    checkpoint = workspace.artefacts(run.id).get("checkpoint")
+    if checkpoint is None or not Path(checkpoint).exists():
+        return f"Run {run.id} has no checkpoint (status {run.status}); train it again with `recstudio train`."
+    return None
+
+
+def transfer_sources(workspace, model: str) -> list:
+    """The workspace's runs a new ``model`` run can start from (any dataset), newest first; none for a model
+    that cannot start from a run (its spec's ``transfer_settings`` are empty)."""
+    from recstudio.models import model_spec
+
+    if not model_spec(model).transfer_settings:
+        return []
+    return [run for run in reversed(workspace.list_runs())
+            if run.model == model and source_problem(workspace, run, model) is None]
+
+
+def inherited_settings(run, model: str) -> dict[str, Any]:
+    """The settings a run started from ``run`` takes from it (its spec's ``transfer_settings``)."""
+    from recstudio.models import model_spec
+
+    saved = RunConfig.of(run).model
+    return {k: saved[k] for k in model_spec(model).transfer_settings if k in saved}
+
+
 def load_source(workspace, run_ref, model: str) -> TransferSource:
     """The run ``run_ref`` names, checked as a source for a new ``model`` run (user errors say what is wrong)."""
     from recstudio.models import model_spec
@@ -38,15 +75,9 @@ def load_source(workspace, run_ref, model: str) -> TransferSource:
         raise RecStudioError(f"--init-from carries a trained sasrec-lm run to new data; {model!r} cannot start "
                              "from another run (train it from scratch, or use --model sasrec-lm).")
     run = workspace.run(run_ref)
-    if run.model != model:
-        raise RecStudioError(f"Run {run.id} is a {run.model} run; a {model} run can only start from a finished "
-                             f"{model} run (see `recstudio runs list`).")
-    if run.status != "completed":
-        raise RecStudioError(f"Run {run.id} is {run.status}; start from a completed run.")
-    settings = RunConfig.of(run)
-    if settings.quantisation:
-        raise RecStudioError(f"Run {run.id} is an int8 copy (of run {settings.quantised_from}) for inference; "
-                             f"start from run {settings.quantised_from}, whose weights are whole.")
+    problem = source_problem(workspace, run, model)
+    if problem is not None:
+        raise RecStudioError(problem)
     run, loaded, meta = load_run_model(workspace, run.id, device="cpu")
     if not meta.encoder:
         raise RecStudioError(f"Run {run.id}'s checkpoint does not record its text encoder; train it again.")

@@ -188,7 +188,7 @@ def fit(
     """
     import torch
 
-    from recstudio.evaluation import evaluate
+    from recstudio.evaluation import EvaluationCancelled, evaluate
     from recstudio.training.checkpoint import load_training_state, save_checkpoint, save_training_state
 
     cancelled = cancelled or (lambda: False)
@@ -217,33 +217,29 @@ def fit(
                 "valid_metrics": valid_metrics, "train_config": config.to_dict(), **meta}
         return str(save_checkpoint(checkpoint_dir, _unwrap(model), info))
 
-    if not model.trainable:
+    def as_it_is(started):
+        """A model with nothing to train here, validated once and kept: one that only counts (``started``
+        says epoch 1), or one handed over from another run, tested zero-shot (epochs 0)."""
         model.fit_statistics(split.train_indptr, split.train_items)
-        yield Started(model.name, str(dev), 0, 1, 1, int((np.diff(split.train_indptr) > 0).sum()))
-        metrics = validate(1, 1)
-        score = float(metrics.get(config.metric, 0.0))
-        elapsed = time.perf_counter() - start
-        yield Validated(1, 1, metrics, 1, score, True, elapsed)
-        ckpt = write_checkpoint(1, 1, score, metrics)
-        return FitResult("completed", 1, 1, 1, elapsed, elapsed, metrics, 0.0, ckpt)
-
-    if config.epochs == 0:  # zero-shot: the model as it was handed over (started from another run), tested as is
-        model.fit_statistics(split.train_indptr, split.train_items)
-        n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        yield Started(model.name, _describe(dev), n_params, 0, 0, int((np.diff(split.train_indptr) > 0).sum()),
-                      torch.get_num_threads())
-        model.eval()
+        yield started
+        epoch = started.epochs
         try:
-            metrics = validate(0, 0)
-        except Exception as exc:
-            if type(exc).__name__ == "EvaluationCancelled":
-                return FitResult("cancelled", 0, 0, 0, time.perf_counter() - start, 0.0, {}, 0.0, None)
-            raise
+            metrics = validate(epoch, epoch)
+        except EvaluationCancelled:
+            return FitResult("cancelled", 0, 0, 0, time.perf_counter() - start, 0.0, {}, 0.0, None)
         score = float(metrics.get(config.metric, 0.0))
         elapsed = time.perf_counter() - start
-        yield Validated(0, 0, metrics, 0, score, True, elapsed)
-        ckpt = write_checkpoint(0, 0, score, metrics)
-        return FitResult("completed", 0, 0, 0, elapsed, elapsed, metrics, 0.0, ckpt)
+        yield Validated(epoch, epoch, metrics, epoch, score, True, elapsed)
+        ckpt = write_checkpoint(epoch, epoch, score, metrics)
+        return FitResult("completed", epoch, epoch, epoch, elapsed, elapsed, metrics, 0.0, ckpt)
+
+    trained_users = int((np.diff(split.train_indptr) > 0).sum())
+    if not model.trainable:
+        return (yield from as_it_is(Started(model.name, str(dev), 0, 1, 1, trained_users)))
+    if config.epochs == 0:  # zero-shot: the model as it was handed over (started from another run)
+        n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        return (yield from as_it_is(Started(model.name, _describe(dev), n_params, 0, 0, trained_users,
+                                            torch.get_num_threads())))
 
     check_basket_training(model, split)
     model.fit_statistics(split.train_indptr, split.train_items)
@@ -382,11 +378,9 @@ def fit(
         epochs_done = epoch
         try:
             metrics = validate(epoch, step)
-        except Exception as exc:  # cancellation during validation ends the run like a cancelled step
-            if type(exc).__name__ == "EvaluationCancelled":
-                status = "cancelled"
-                break
-            raise
+        except EvaluationCancelled:  # cancellation during validation ends the run like a cancelled step
+            status = "cancelled"
+            break
         score = float(metrics.get(config.metric, 0.0))
         improved = score > best_score
         if improved:

@@ -130,19 +130,13 @@ def train_request(dataset_id: int, model: str, model_config: dict[str, Any], *, 
 
 
 def source_runs(workspace, model: str) -> list[tuple[int, str, str]]:
-    """``(run id, text, tooltip)`` of the runs a new ``model`` run can start from: its completed runs with a
-    checkpoint (not an int8 copy), on any dataset of the workspace, newest first; none for a model that
-    cannot (its spec's ``transfer_settings`` are empty)."""
-    from recstudio.models import model_spec
-    from recstudio.runs import RunConfig
+    """``(run id, text, tooltip)`` of the runs a new ``model`` run can start from
+    (:func:`recstudio.runs.transfer.transfer_sources`: completed, with a checkpoint, not an int8 copy, on any
+    dataset of the workspace), newest first."""
+    from recstudio.runs.transfer import transfer_sources
 
-    if not model_spec(model).transfer_settings:
-        return []
     out = []
-    for run in reversed(workspace.list_runs()):
-        if run.model != model or run.status != "completed" or RunConfig.of(run).quantisation \
-                or "checkpoint" not in workspace.artefacts(run.id):
-            continue
+    for run in transfer_sources(workspace, model):
         test = (run.metrics or {}).get("test", {})
         score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
         out.append((run.id, f"Run {run.id} · {run.dataset_name}{score}",
@@ -154,11 +148,9 @@ def source_runs(workspace, model: str) -> list[tuple[int, str, str]]:
 
 def source_settings(workspace, run_id: int, model: str) -> dict[str, Any]:
     """The settings a run started from ``run_id`` takes from it (shown locked in the form)."""
-    from recstudio.models import model_spec
-    from recstudio.runs import RunConfig
+    from recstudio.runs.transfer import inherited_settings
 
-    saved = RunConfig.of(workspace.run(run_id)).model
-    return {k: saved[k] for k in model_spec(model).transfer_settings if k in saved}
+    return inherited_settings(workspace.run(run_id), model)
 
 
 def resume_request(run, device: str | None, workspace: str):
@@ -236,6 +228,7 @@ def outcome_texts(outcome) -> tuple[list[str], str, str]:
         lines.append(f"Test (held-out events, best checkpoint): {metrics_text(test)}")
         from recstudio.runs.evaluating import seen_targets_note
 
-        if seen_targets_note(test):
-            lines.append(seen_targets_note(test))
+        seen = seen_targets_note(test)
+        if seen:
+            lines.append(seen)
     return lines, status, level
