@@ -473,6 +473,7 @@ class TrainingView(QWidget):
             elif isinstance(event, Validated):
                 self._estimator.add_validation(event.epoch, event.best_epoch, event.best_score, event.elapsed)
                 validations.append(event)
+                self._log(validation_text(event))  # in the order it happened among the batch's messages
             elif isinstance(event, Started):
                 self._on_started(event)
             elif isinstance(event, Message):
@@ -490,8 +491,6 @@ class TrainingView(QWidget):
                                 self._estimator.steps_per_epoch)
         if validations:
             self.live.add_validations(validations)
-            for v in validations:
-                self._log(validation_text(v))
 
     def _on_started(self, started) -> None:
         max_steps = step_limit(self._request)
