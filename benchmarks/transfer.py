@@ -6,8 +6,12 @@ the same models trained from scratch, when only a share of the new data's users 
     python benchmarks/transfer.py --pairs ml-100k:sample --json
 
 Pairs (source -> target): ml-100k -> the bundled sample, the sample -> ml-100k, and the Online Retail log in
-../shared split by country (customers in the United Kingdom -> everyone else; the same products, their text
-the log's own descriptions). For each target and training fraction F (`--train-fraction F`: a fixed share F
+../shared split two ways: by country (customers in the United Kingdom -> everyone else; the same products,
+their text the log's own descriptions) and by time (`retail-early`, every purchase before the middle of the
+log's year -> `retail-new`, the purchases after it of the products first sold after it: a new catalogue
+that shares no item with the source, customers returning). A source may be two datasets trained at once
+(`ml-100k+retail-uk`: both logs' sequences mixed in one dataset, users and items of each kept apart by a
+prefix, both catalogues' text), as UniSRec pre-trains on several domains. For each target and training fraction F (`--train-fraction F`: a fixed share F
 of the target's users train, validation and test are the same questions) it trains (a) sasrec from scratch,
 (b) sasrec-lm from scratch and (c) sasrec-lm started from the source run, and tests each on the target's
 default split (last-basket where there are invoices, else leave-one-out). At F = 0 nothing trains: (c) is the
@@ -31,7 +35,8 @@ except ImportError:  # run as python benchmarks/transfer.py
 
 RETAIL = common.ROOT.parent / "shared" / "datasets" / "online-retail" / "online_retail.csv.gz"
 FRACTIONS = (0.0, 0.1, 1.0)
-PAIRS = ("ml-100k:sample", "sample:ml-100k", "retail-uk:retail-other")
+PAIRS = ("ml-100k:sample", "sample:ml-100k", "retail-uk:retail-other", "retail-early:retail-new",
+         "ml-100k+retail-uk:retail-other")
 QUICK_STEPS = 300
 
 
@@ -46,14 +51,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def retail_parts(folder: Path) -> dict[str, tuple[str, str]]:
-    """The Online Retail log as two datasets by the customer's country: (events, catalogue) files each."""
+    """The Online Retail log as datasets (events, catalogue) files each: by the customer's country
+    (retail-uk, retail-other) and by time (retail-early: before the middle of the log's span; retail-new:
+    the purchases after it of products first sold after it)."""
     import pandas as pd
 
     log = pd.read_csv(RETAIL, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str})
     log = log[log["CustomerID"].notna() & (log["Quantity"] > 0) & ~log["InvoiceNo"].str.startswith("C")]
+    when = pd.to_datetime(log["InvoiceDate"])
+    cut = when.min() + (when.max() - when.min()) / 2
+    first_sold = when.groupby(log["StockCode"]).transform("min")
     parts = {}
     for name, rows in (("retail-uk", log[log["Country"] == "United Kingdom"]),
-                       ("retail-other", log[log["Country"] != "United Kingdom"])):
+                       ("retail-other", log[log["Country"] != "United Kingdom"]),
+                       ("retail-early", log[when < cut]),
+                       ("retail-new", log[(when >= cut) & (first_sold >= cut)])):
         events = folder / f"{name}.csv"
         items = folder / f"{name}-items.csv"
         rows[["CustomerID", "StockCode", "InvoiceDate", "Quantity", "InvoiceNo"]].rename(columns={
@@ -66,7 +78,37 @@ def retail_parts(folder: Path) -> dict[str, tuple[str, str]]:
     return parts
 
 
+def mixed(names: list[str], folder: Path, retail: dict) -> tuple[str, str]:
+    """Several datasets as one (events, catalogue): every user and item id prefixed by its dataset's
+    name, so none is shared; the events' times as dates, a basket per invoice (or, where a log has none,
+    per user and time); the catalogues' title and category (genres) columns."""
+    import pandas as pd
+
+    events, catalogues = [], []
+    for name in names:
+        log_file, items_file = files(name, folder, retail)
+        log, items = pd.read_csv(log_file, dtype=str), pd.read_csv(items_file, dtype=str)
+        user, item = log.columns[0], log.columns[1]
+        time = next(c for c in log.columns if "time" in c or "date" in c)
+        when = pd.to_datetime(log[time].astype("int64"), unit="s") if log[time].str.isdigit().all() else \
+            pd.to_datetime(log[time])
+        basket = log["invoice_no"] if "invoice_no" in log else log[user] + "@" + log[time]
+        events.append(pd.DataFrame({"user_id": f"{name}:" + log[user], "item_id": f"{name}:" + log[item],
+                                    "timestamp": when.dt.strftime("%Y-%m-%d %H:%M:%S"),
+                                    "basket": f"{name}:" + basket}))
+        category = items["genres"].str.replace("|", ", ") if "genres" in items else ""
+        catalogues.append(pd.DataFrame({"item_id": f"{name}:" + items[items.columns[0]], "title": items["title"],
+                                        "category": category}))
+    label = "+".join(names)
+    events_file, items_file = folder / f"{label}.csv", folder / f"{label}-items.csv"
+    pd.concat(events).to_csv(events_file, index=False)
+    pd.concat(catalogues).to_csv(items_file, index=False)
+    return str(events_file), str(items_file)
+
+
 def files(name: str, folder: Path, retail: dict) -> tuple[str, str]:
+    if "+" in name:
+        return mixed(name.split("+"), folder, retail)
     if name == "ml-100k":
         return common.dataset_files()
     if name == "sample":
@@ -76,8 +118,10 @@ def files(name: str, folder: Path, retail: dict) -> tuple[str, str]:
     if name.startswith("retail-"):
         if not retail:
             retail.update(retail_parts(folder))
-        return retail[name]
-    raise SystemExit(f"Unknown dataset {name!r}: ml-100k, sample, retail-uk or retail-other.")
+        if name in retail:
+            return retail[name]
+    raise SystemExit(f"Unknown dataset {name!r}: ml-100k, sample, retail-uk, retail-other, retail-early, retail-new, "
+                     "or several joined by + (a source trained on them at once).")
 
 
 def main(argv=None) -> int:
