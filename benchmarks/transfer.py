@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated SOURCE:TARGET (default {','.join(PAIRS)})")
     p.add_argument("--fractions", default=",".join(f"{f:g}" for f in FRACTIONS))
     p.add_argument("--quick", action="store_true", help=f"bound every training to {QUICK_STEPS} steps")
+    p.add_argument("--source-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a sasrec-lm setting of the source runs (those that shape the carried weights, such as "
+                        "fusion, come to the transferred run with them)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     return p.parse_args(argv)
@@ -129,6 +132,7 @@ def main(argv=None) -> int:
     from recstudio.runs import TrainRequest
 
     fractions = [float(f) for f in args.fractions.split(",")]
+    source_settings = dict(item.split("=", 1) for item in args.source_set)
     steps = {"max_steps": QUICK_STEPS} if args.quick else {}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +146,8 @@ def main(argv=None) -> int:
                 return TrainRequest(data=data[0], items=data[1], model=model, device=args.device,
                                     workspace=workspace, train_config={**steps, **extra.pop("train", {})}, **extra)
 
-            source = common.train(request(source_files, "sasrec-lm"), f"{source_name} sasrec-lm (source)")
+            source = common.train(request(source_files, "sasrec-lm", model_config=source_settings),
+                                  f"{source_name} sasrec-lm (source)")
             row: dict[str, dict] = {"source": {"run": source.run_id, "split": source.split,
                                                "NDCG@10": source.metrics["test"]["NDCG@10"]}}
             pop = common.train(request(target_files, "pop"), f"{target_name} pop")
