@@ -28,6 +28,28 @@ def dataset_files(folder: str | Path = ML100K) -> tuple[str, str]:
     return str(Path(folder) / "interactions.csv"), str(Path(folder) / "items.csv")
 
 
+def named_files(name: str) -> tuple[str, str] | None:
+    """(log, catalogue) of ml-100k (also spelled ml100k) or the bundled sample; None for another name."""
+    if name in ("ml-100k", "ml100k"):
+        return dataset_files()
+    if name == "sample":
+        from recstudio.data import sample_paths
+
+        return tuple(str(p) for p in sample_paths())
+    return None
+
+
+def key_values(pairs: list[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` options as a dict (values as given; the model's config reads them)."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--set takes KEY=VALUE, got {pair!r}")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
 def train(request, label: str | None = None, on_event=None):
     """Run a ``TrainRequest`` to the end and return its ``RunOutcome``.
 

@@ -29,14 +29,10 @@ except ImportError:  # run as python benchmarks/knowledge.py
 
 
 def dataset_files(name: str) -> tuple[str, str]:
-    if name == "ml100k":
-        return common.dataset_files()
-    if name == "sample":
-        from recstudio.data import sample_paths
-
-        interactions, catalogue = sample_paths()
-        return str(interactions), str(catalogue)
-    raise SystemExit(f"unknown dataset {name!r}; use ml100k or sample")
+    found = common.named_files(name)
+    if found is None:
+        raise SystemExit(f"unknown dataset {name!r}; use ml100k or sample")
+    return found
 
 
 def train(data: tuple[str, str], model: str, split: str, settings: dict, args, workspace: str,
@@ -104,7 +100,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workspace", default=None, help="keep runs and the embedding cache here (default: temp)")
     args = parser.parse_args()
-    settings = dict(pair.split("=", 1) for pair in args.set)
+    settings = common.key_values(args.set)
     variants = {}
     for spec in args.variant:
         label, _, pairs = spec.partition(":")

@@ -51,13 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def files(name: str) -> tuple[str, str]:
-    if name == "ml-100k":
-        return common.dataset_files()
-    if name == "sample":
-        from recstudio.data import sample_paths
-
-        return tuple(str(p) for p in sample_paths())
-    raise SystemExit(f"Unknown dataset {name!r}: ml-100k or sample.")
+    found = common.named_files(name)
+    if found is None:
+        raise SystemExit(f"Unknown dataset {name!r}: ml-100k or sample.")
+    return found
 
 
 def segments(split) -> dict[str, np.ndarray]:
@@ -97,10 +94,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from recstudio.runs import TrainRequest
 
-    settings = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        settings[key] = value
+    settings = common.key_values(args.set)
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:

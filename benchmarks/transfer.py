@@ -112,12 +112,9 @@ def mixed(names: list[str], folder: Path, retail: dict) -> tuple[str, str]:
 def files(name: str, folder: Path, retail: dict) -> tuple[str, str]:
     if "+" in name:
         return mixed(name.split("+"), folder, retail)
-    if name == "ml-100k":
-        return common.dataset_files()
-    if name == "sample":
-        from recstudio.data import sample_paths
-
-        return tuple(str(p) for p in sample_paths())
+    found = common.named_files(name)
+    if found is not None:
+        return found
     if name.startswith("retail-"):
         if not retail:
             retail.update(retail_parts(folder))
@@ -132,7 +129,7 @@ def main(argv=None) -> int:
     from recstudio.runs import TrainRequest
 
     fractions = [float(f) for f in args.fractions.split(",")]
-    source_settings = dict(item.split("=", 1) for item in args.source_set)
+    source_settings = common.key_values(args.source_set)
     steps = {"max_steps": QUICK_STEPS} if args.quick else {}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
