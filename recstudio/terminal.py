@@ -1,8 +1,10 @@
 """What the command line prints while it works, and how Ctrl-C stops a training run: progress lines on
-stderr (a throttled step line on a terminal) for `recstudio train` and `update`."""
+stderr (a throttled step line on a terminal) for `recstudio train` and `update`, and a command's answer on
+stdout (:func:`print_result`)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -81,3 +83,11 @@ class TrainReporter:
     def _line(self, text: str) -> None:
         if text:
             print(("\r" if self.tty else "") + text, file=sys.stderr, flush=True)
+
+
+def print_result(args, payload: dict, text: str) -> None:
+    """A command's answer on stdout: ``payload`` as one line of JSON with ``--json``, else ``text``."""
+    if args.json:
+        print(json.dumps(payload, default=str))
+    else:
+        print(text)
