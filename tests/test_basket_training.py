@@ -179,9 +179,18 @@ def test_the_language_model_reads_a_target_after_the_basket_before_its_own():
                        [0, 0, 0, 8, 9, 10]])  # one basket only: no target
     baskets = np.array([[0, 1, 2, 2, 3, 3],
                         [0, 0, 0, 4, 4, 4]])
-    batch = LMSeq.make_batch(None, window, np.random.default_rng(0), baskets=baskets)
+    from types import SimpleNamespace
+
+    def as_trained(targets):  # make_batch reads only the model's settings
+        return SimpleNamespace(config=SimpleNamespace(targets=targets))
+
+    batch = LMSeq.make_batch(as_trained("last"), window, np.random.default_rng(0), baskets=baskets)
     assert batch["histories"].tolist() == [[0, 0, 3, 4, 5], [0, 0, 0, 0, 0]]
     assert batch["targets"].tolist() == [7, 0]
+    # every item a target: each line read at the last line of the basket before its own
+    batch = LMSeq.make_batch(as_trained("every-item"), window, np.random.default_rng(0), baskets=baskets)
+    assert batch["targets"].tolist() == [[0, 4, 5, 6, 7], [0, 0, 0, 0, 0]]
+    assert batch["readout"][0, 1:].tolist() == [1, 1, 3, 3]
 
 
 def test_temporal_keeps_a_basket_on_one_side_of_the_cut():

@@ -161,6 +161,97 @@ def test_a_checkpoint_holds_what_trained_and_refuses_a_changed_language_model(ti
         load_checkpoint(path)
 
 
+def _minilm(texts, **settings):
+    from recstudio.models.configs import LMSeqConfig
+    from recstudio.models.lm_seq import LMSeq
+
+    torch.manual_seed(0)
+    settings.setdefault("cpu_bf16", False)  # float32: readings compared to the last digits
+    return LMSeq(LMSeqConfig(**settings), len(texts), item_text=torch.randn(len(texts), 384), item_texts=texts)
+
+
+@pytest.mark.parametrize("reader", ["minilm", "gpt2"])
+def test_every_item_boundary_reads_as_that_history_alone(reader, tiny_gpt2):
+    """One pass over a window gives, at each item, the reading of the history that ends there: an
+    encoder (MiniLM, bidirectional) behind the causal item-block mask, a decoder (GPT-2) as it is."""
+    model = (_minilm(TEXTS, dropout=0.0) if reader == "minilm" else
+             make(tiny_gpt2, TEXTS, dropout=0.0, cpu_bf16=False)).eval()
+    assert model.epoch_windows == "tiles"
+    histories = torch.tensor([[0, 0, 1, 2, 3], [4, 5, 1, 3, 2]])
+    with torch.no_grad():
+        vectors, read = model.read_boundaries(histories)
+        assert read.tolist() == (histories > 0).tolist()
+        for b, c in zip(*torch.nonzero(read, as_tuple=True)):
+            alone = model.history_vectors(histories[b : b + 1, : c + 1])[0]
+            torch.testing.assert_close(vectors[b, c], alone, atol=2e-5, rtol=1e-4)
+        later = histories.clone()
+        later[:, -1] = 5  # another newest item: every older item's reading stays as it was
+        torch.testing.assert_close(model.read_boundaries(later)[0][:, :-1], vectors[:, :-1])
+        if reader == "minilm":  # without the mask the encoder's older items would read the newest one
+            full = model._states(*model.render(histories))
+            assert not torch.allclose(full[:, 1], model._states(*model.render(histories[:, :3]))[:, 1], atol=1e-3)
+
+
+def test_a_training_step_predicts_every_item_of_the_window_and_baskets_from_the_basket_before():
+    from recstudio.training.fit import epoch_windows
+
+    model = _minilm(TEXTS, dropout=0.0)
+    model.fit_statistics(np.array([0, 5]), np.arange(5))
+    batch = model.make_batch(np.array([[0, 1, 2, 3, 4]]), np.random.default_rng(0))
+    assert batch["targets"].tolist() == [[1, 2, 3, 4]] and batch["readout"].tolist() == [[0, 1, 2, 3]]
+    model.eval()
+    # the loss is the mean cross-entropy of every boundary that has an item (not the padding cell before
+    # the first one), each read as its history alone
+    with torch.no_grad():
+        expected = torch.stack([torch.nn.functional.cross_entropy(model.score(torch.tensor([[1, 2, 3][: c + 1]])),
+                                                                  torch.tensor([c + 1])) for c in range(3)]).mean()
+        torch.testing.assert_close(model.loss(batch), expected, atol=1e-5, rtol=1e-4)
+    # with baskets {1, 2} then {3, 4}: both lines of the second basket are read after the first basket
+    basket = model.make_batch(np.array([[1, 2, 3, 4]]), np.random.default_rng(0), baskets=np.array([[1, 1, 2, 2]]))
+    assert basket["targets"].tolist() == [[0, 3, 4]] and basket["readout"][0, 1:].tolist() == [1, 1]
+    # an epoch tiles each sequence (a user's 30 events in at most 2 windows of 20 targets, not one window per
+    # target as overlapping context windows would), the cuts moving between epochs so every event is a target
+    indptr, items = np.array([0, 30, 33]), np.arange(33)
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(20):
+        windows = epoch_windows(model, indptr, items, model.history_length + 1, rng)
+        assert len(windows) <= 3
+        seen |= {int(t) for w in windows for t in w[1:][(w[1:] > 0) & (w[:-1] > 0)] - 1}  # read after an item
+    assert seen == {i for i in range(33) if i not in (0, 30)}
+
+
+def test_an_lm_seq_run_saved_before_every_item_targets_reads_as_it_was_trained():
+    from recstudio.models.registry import model_config
+
+    assert model_config("lm-seq").targets == "every-item"
+    assert model_config("lm-seq", {"max_len": 20}, saved=True).targets == "last"  # a saved config without it
+    assert model_config("lm-seq", {"max_len": 20}, saved=True).cpu_bf16 is False  # read in float32, as trained
+    model = _minilm(TEXTS, targets="last")
+    assert model.epoch_windows == "user" and model.mask_form is None
+
+
+def test_bfloat16_on_cpu_reads_close_to_float32():
+    from recstudio.models.lm_seq import _cpu_has_bf16
+
+    exact = _minilm(TEXTS, dropout=0.0).eval()
+    fast = _minilm(TEXTS, dropout=0.0, cpu_bf16=True).eval()
+    histories = torch.tensor([[0, 1, 2, 3], [4, 5, 1, 3]])
+    with torch.no_grad():
+        a, b = exact.history_vectors(histories), fast.history_vectors(histories)
+    assert torch.nn.functional.cosine_similarity(a, b).min() > 0.99
+    assert torch.equal(a, b) is not _cpu_has_bf16()  # bfloat16 only where the CPU has it
+
+
+def test_lm_seq_runs_get_its_own_epoch_bound_unless_one_is_given():
+    from recstudio.models import model_spec
+    from recstudio.runs import check_train_config
+    from recstudio.training import TrainConfig
+
+    assert check_train_config({}, model="lm-seq").epochs == model_spec("lm-seq").epochs < TrainConfig().epochs
+    assert check_train_config({"epochs": 9}, model="lm-seq").epochs == 9
+    assert check_train_config({"epochs": None}, model="sasrec").epochs == TrainConfig().epochs
+
+
 def test_user_windows_give_each_user_one_window_and_cover_every_event():
     from recstudio.training.fit import user_windows
 
@@ -229,7 +320,8 @@ def test_an_lm_seq_teacher_distils_into_a_small_sasrec(files, tiny_gpt2, capsys)
 
     ws = files["workspace"]
     code, teacher, err = cli(capsys, "train", files["events"], "--items", files["items"], "--model", "lm-seq",
-                             "--set", f"encoder={tiny_gpt2}", "--set", "max_len=5", "--max-steps", "2", "--quiet",
+                             "--set", f"encoder={tiny_gpt2}", "--set", "max_len=5", "--set", "cpu_bf16=false",
+                             "--max-steps", "2", "--quiet",
                              "--json", "--workspace", ws)
     assert code == 0, err
     with Workspace(ws) as workspace:
@@ -237,8 +329,11 @@ def test_an_lm_seq_teacher_distils_into_a_small_sasrec(files, tiny_gpt2, capsys)
     histories = torch.tensor([[0, 0, 3, 7, 9, 1, 4, 2], [5, 6, 7, 8, 9, 10, 11, 12]])
     with torch.no_grad():
         scores = teacher_position_scores(model, histories)
-        # each prefix is read as its own history (its last max_len items)
-        torch.testing.assert_close(scores[1, 6], model.score(histories[1:, 2:7])[0])
+        # windows of max_len (5) cells every 2 cells, each scoring its newest 2: the prefix ending at cell 6
+        # is read from the window of cells 3..7, so with the 4 items of cells 3..6; the oldest window
+        # (cells 0..3) scores all of its prefixes
+        torch.testing.assert_close(scores[1, 6], model.score(histories[1:, 3:7])[0])
+        torch.testing.assert_close(scores[1, 7], model.score(histories[1:, 3:8])[0])
         torch.testing.assert_close(scores[0, 3], model.score(torch.tensor([[3, 7]]))[0])
     assert bool((scores[0, :2] == 0).all())  # padding positions are no targets
     code, student, err = cli(capsys, "train", "--teacher", str(teacher["run_id"]), "--model", "sasrec", "--set",

@@ -33,8 +33,10 @@ class Recommender(nn.Module):
     config_class: ClassVar[type] = object
     trainable: ClassVar[bool] = True
     #: What an epoch trains on: "all" = windows covering every training event (each one a target about
-    #: once); "user" = one window per user, ending at a random event of theirs, its last event the one
-    #: target (for models whose step is costly, such as a language model reading histories as text).
+    #: once, each read with ``TrainConfig.min_context`` events before it); "tiles" = every event a target
+    #: once, in windows that do not overlap (for models whose every window is costly, such as a language
+    #: model reading histories as text); "user" = one window per user, ending at a random event of theirs,
+    #: its last event the one target.
     epoch_windows: ClassVar[str] = "all"
     #: Built with the items' frozen text vectors, which it keeps as the buffer ``item_text``
     #: [n_items + 1, dim] (row 0: padding), encoded by its settings ``encoder``, ``template`` and

@@ -11,6 +11,14 @@ pooled (mean, or the last token for a decoder) and projected into the item space
   per-item bias that starts at the item's log training popularity (the usual prior-initialised output).
 - ``head="linear"``: one learned output per item id, as in the seed text (no text behind the items).
 
+Training (``targets="every-item"``, the default) reads a window of a user's history once and predicts the
+next item at every item boundary: an encoder's tokens see only their own item's text and older items'
+(a causal item-block attention mask), a decoder reads left to right anyway, and each boundary is pooled
+from the tokens up to it, so each item's reading is what that history alone would give (and is how a
+history is read at inference). An epoch tiles every user's sequence, each event a target once.
+``targets="last"`` (runs saved before it existed): one window per user and epoch, its last item the one
+target, read with full attention.
+
 Each item's text is tokenised once, when the model is made, into a padded token table kept among the
 model's tensors (so a checkpoint carries it); rendering a batch of histories is then a gather and a
 scatter on the model's device, for training, evaluation and any ad-hoc history (the inspector, the
@@ -23,7 +31,6 @@ loads, and a model whose weights have changed is refused.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 
@@ -33,14 +40,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from recstudio.errors import RecStudioError
+from recstudio.knowledge.encoder import is_decoder
 from recstudio.models.base import Recommender, padded_item_text
 from recstudio.models.configs import LMSeqConfig
+from recstudio.models.lm_backbone import block_mask, digest_of, prepare_backbone, tokenise_items, width_of
 
-#: What a history's items are joined with (after each item's own text, tokenised on its own).
-SEPARATOR = " |"
-#: Attention projections that LoRA adapts, by the names model families give them (first match wins).
-LORA_TARGETS = (("q_proj", "v_proj"), ("query", "value"), ("c_attn",), ("query_key_value",), ("qkv_proj",),
-                ("Wqkv",), ("q_lin", "v_lin"), ("qkv",))
 INITIAL_LOGIT_SCALE = 20.0
 
 
@@ -70,8 +74,8 @@ class LMSeq(Recommender):
         backbone = loader.load_model(dtype=torch.float32)
         if getattr(backbone.config, "is_encoder_decoder", False):
             backbone = backbone.get_encoder()
-        self.register_buffer("backbone_digest", _digest(loader))
-        width = _width(backbone.config)
+        self.register_buffer("backbone_digest", digest_of(loader))
+        width = width_of(backbone.config)
         positions = getattr(backbone.config, "max_position_embeddings", None) or config.max_tokens
         self.max_tokens = int(min(config.max_tokens, positions))
         if tokens is None:
@@ -84,7 +88,11 @@ class LMSeq(Recommender):
         if self.body_budget < 1:
             raise RecStudioError(f"max_tokens ({config.max_tokens}) leaves no room for item text; raise it.")
 
-        self.backbone = _prepare_backbone(backbone, config)
+        self.backbone = prepare_backbone(backbone, config)
+        # every item boundary a target: one window per stretch of history, each read once an epoch
+        self.epoch_windows = "user" if config.targets == "last" else "tiles"
+        # an encoder reads the whole text both ways: a mask keeps each item's tokens off later items'
+        self.mask_form = None if config.targets == "last" or is_decoder(backbone.config) else block_mask(self.backbone)
         self.drop = nn.Dropout(config.dropout)
         # the language model's pooled history and its pooled item texts live in one space: start as the identity
         self.project = nn.Linear(width, width)
@@ -124,8 +132,10 @@ class LMSeq(Recommender):
     # what trains ---------------------------------------------------------------------------------
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.config.finetune == "frozen":
-            self.backbone.eval()  # no dropout: a frozen model reads a history the same way every time
+        # the language model reads without dropout, its trained layers too (the pooled reading has its own):
+        # a frozen layer then reads a history the same way every time, and attention without dropout takes
+        # the fused kernels (on ml-100k a training step costs half as much)
+        self.backbone.eval()
         return self
 
     def parameter_groups(self, lr: float) -> list[dict]:
@@ -190,9 +200,16 @@ class LMSeq(Recommender):
         """Token ids and attention mask [B, T] (padding on the right) for histories [B, L] (item + 1, 0 =
         none, anywhere): the items' texts oldest first, each after the separator but the first, the oldest
         whole items dropped until the text fits, between the tokenizer's special tokens."""
+        ids, mask, _, _ = self.layout(histories)
+        return ids, mask
+
+    def layout(self, histories: torch.Tensor):
+        """:meth:`render`'s ids and mask, plus each token's item block [B, T] (the history cell its text
+        comes from; -1 for the leading special tokens, L for the trailing ones and padding) and each
+        cell's last token [B, L] (-1 for a cell not read: no item, or dropped to fit)."""
         histories = histories.long()
         device = histories.device
-        b = histories.shape[0]
+        b, cells = histories.shape
         sep = int(self.sep_length)
         lengths = self.item_lengths[histories]  # [B, L]: separator + text, 0 for no item
         later = lengths.flip(1).cumsum(1).flip(1)  # this item's tokens and every later one's
@@ -208,23 +225,60 @@ class LMSeq(Recommender):
         ids[:, :n_prefix] = self.prefix_ids
         rows = torch.arange(b, device=device).unsqueeze(1).expand_as(valid)
         ids[rows[valid], position[valid] + n_prefix] = self.item_tokens[histories].flatten(1)[valid].long()
+        blocks = torch.full((b, total), cells, dtype=torch.long, device=device)
+        blocks[:, :n_prefix] = -1
+        cell_of = (torch.arange(cells * width, device=device) // width).expand(b, -1)
+        blocks[rows[valid], position[valid] + n_prefix] = cell_of[valid]
         end = n_prefix + body
         if n_suffix:
             ids.scatter_(1, end.unsqueeze(1) + torch.arange(n_suffix, device=device), self.suffix_ids.expand(b, -1))
         mask = (torch.arange(total, device=device) < (end + n_suffix).unsqueeze(1)).long()
-        return ids, mask
+        ends = torch.where(lengths > 0, n_prefix + lengths.cumsum(1) - sep - 1, -1)
+        return ids, mask, blocks, ends
 
     def read(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The language model's pooled, projected reading of token ids [B, T] -> [B, width]."""
         from recstudio.knowledge.encoder import pool
 
+        return self.project(self.drop(pool(self._states(ids, mask), mask, self.pooling)))
+
+    def _states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         grad = torch.is_grad_enabled() and self.config.finetune != "frozen"
-        with torch.set_grad_enabled(grad):  # a frozen model keeps no activations for a backward pass
-            states = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        return self.project(self.drop(pool(states, mask, self.pooling)))
+        bf16 = ids.device.type == "cpu" and self.config.cpu_bf16 and _cpu_has_bf16()
+        with torch.set_grad_enabled(grad), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            # a frozen model keeps no activations for a backward pass
+            return self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+
+    def read_boundaries(self, histories: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every item boundary of histories [B, L] read in one pass (``targets="every-item"``): vectors
+        [B, L, width], cell c's the reading of the history up to and including item c, and whether cell c
+        was read [B, L]. An encoder's tokens see their own item's text and older items' only (a causal
+        item-block mask), so cell c's reading is what the history ending at c alone would give; a
+        decoder reads left to right anyway. Pooled as :meth:`read` pools: the mean of the tokens up to
+        the item's last (the leading special tokens included), or that last token's state."""
+        ids, mask, blocks, ends = self.layout(histories)
+        if self.mask_form is None:
+            states = self._states(ids, mask)
+        else:
+            allowed = (blocks.unsqueeze(1) <= blocks.unsqueeze(2)) & mask.bool().unsqueeze(1)
+            states = self._states(ids, self.mask_form(allowed.unsqueeze(1)))
+        at = ends.clamp(min=0)
+        if self.pooling == "mean":
+            running = (states * mask.unsqueeze(-1).to(states.dtype)).cumsum(1)
+            counts = mask.cumsum(1).gather(1, at).clamp(min=1).unsqueeze(-1).to(states.dtype)
+            pooled = running.gather(1, at.unsqueeze(-1).expand(-1, -1, states.shape[-1])) / counts
+        else:
+            pooled = states.gather(1, at.unsqueeze(-1).expand(-1, -1, states.shape[-1]))
+        return self.project(self.drop(pooled)), ends >= 0
 
     def history_vectors(self, histories: torch.Tensor) -> torch.Tensor:
-        return self.read(*self.render(histories))
+        if self.config.targets == "last":
+            return self.read(*self.render(histories))
+        # the history's reading is its newest item's boundary; an empty one reads the special tokens alone
+        histories = F.pad(histories.long(), (1, 0))  # cell 0: never an item, read when nothing else is
+        vectors, read = self.read_boundaries(histories)
+        newest = (read * torch.arange(read.shape[1], device=read.device)).argmax(1)
+        return vectors[torch.arange(len(vectors), device=vectors.device), newest]
 
     # scoring ------------------------------------------------------------------------------------
     def item_table(self) -> torch.Tensor:
@@ -248,6 +302,17 @@ class LMSeq(Recommender):
 
     def make_batch(self, sequences: np.ndarray, rng: np.random.Generator,
                    baskets: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+        if self.config.targets != "last":
+            # every cell predicts the next item; with baskets, each item is read at the end of the basket
+            # before its own (``basket_readout``), so no line of a basket is a target for another
+            from recstudio.data.batching import basket_readout
+
+            cells = sequences.shape[1] - 1
+            readout = (np.broadcast_to(np.arange(cells), (len(sequences), cells)) if baskets is None
+                       else basket_readout(baskets))
+            targets = np.where((sequences[:, 1:] > 0) & (readout >= 0), sequences[:, 1:], 0)
+            return {"histories": torch.from_numpy(np.abs(sequences[:, :-1])),
+                    "targets": torch.from_numpy(targets), "readout": torch.from_numpy(readout.clip(min=0).copy())}
         if baskets is not None:
             # the window's last item is predicted from the baskets before its own: the history is cut
             # after the last event of the basket before it, and right-aligned again
@@ -265,8 +330,15 @@ class LMSeq(Recommender):
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         targets = batch["targets"]
-        keep = targets > 0
-        logits = self.logits(self.history_vectors(batch["histories"][keep])).float()
+        if "readout" in batch:  # every item boundary of each window, from one pass
+            vectors, read = self.read_boundaries(batch["histories"])
+            readout = batch["readout"].long()
+            keep = (targets > 0) & read.gather(1, readout)
+            rows = torch.arange(len(targets), device=targets.device).unsqueeze(1).expand_as(readout)
+            logits = self.logits(vectors[rows[keep], readout[keep]]).float()
+        else:
+            keep = targets > 0
+            logits = self.logits(self.history_vectors(batch["histories"][keep])).float()
         # items without training events are no candidates here: pushing them down as negatives would
         # teach the adaptor to bury exactly the items the text is there to place
         logits = logits.masked_fill(~self.trained_items[1:], float("-inf"))
@@ -284,6 +356,8 @@ class LMSeq(Recommender):
         row of a few large batches; padding positions score 0."""
         b, length = histories.shape
         width = self.history_length
+        if self.config.targets != "last":
+            return self._boundary_scores(histories, chunk)
         windows = F.pad(histories.long(), (width - 1, 0)).unfold(1, width, 1).reshape(-1, width)
         keep = histories.reshape(-1) > 0
         rows = windows[keep]
@@ -291,6 +365,38 @@ class LMSeq(Recommender):
         if len(rows):
             out[keep] = torch.cat([self.score(rows[i : i + chunk]).float() for i in range(0, len(rows), chunk)])
         return out.view(b, length, self.n_items)
+
+    def _boundary_scores(self, histories: torch.Tensor, chunk: int) -> torch.Tensor:
+        """:meth:`position_scores` from a few passes: windows of ``history_length`` cells every half
+        window, each scoring its newer half (so each prefix is read with at least half a window before it;
+        the oldest window scores all its cells); a prefix whose item the token budget left out is read alone."""
+        b, length = histories.shape
+        width = self.history_length
+        stride = max(1, width // 2)
+        device = histories.device
+        padded = F.pad(histories.long(), (width - 1, 0))
+        newest = torch.arange(length - 1, -1, -stride, device=device)  # each window's newest cell
+        windows = torch.stack([padded[:, e : e + width] for e in newest.tolist()], 1).reshape(-1, width)
+        users = torch.arange(b, device=device).repeat_interleave(len(newest))
+        last = newest.repeat(b)
+        first_col = torch.where(torch.arange(len(newest), device=device) == len(newest) - 1, 0, width - stride).repeat(b)
+        cols = torch.arange(width, device=device)
+        wanted = (cols >= first_col.unsqueeze(1)) & (windows > 0)
+        cells = last.unsqueeze(1) - (width - 1) + cols  # [rows, width]: the history cell of each column
+        out = torch.zeros(b, length, self.n_items, device=device)
+        for i in range(0, len(windows), chunk):
+            part = slice(i, i + chunk)
+            vectors, read = self.read_boundaries(windows[part])
+            hit = wanted[part] & read
+            if hit.any():
+                rows = users[part].unsqueeze(1).expand_as(hit)
+                out[rows[hit], cells[part][hit]] = self.logits(vectors[hit]).float()
+            missed = wanted[part] & ~read
+            if missed.any():
+                rows = users[part].unsqueeze(1).expand_as(missed)[missed]
+                alone = torch.stack([padded[u, c : c + width] for u, c in zip(rows.tolist(), cells[part][missed].tolist())])
+                out[rows, cells[part][missed]] = self.score(alone).float()
+        return out
 
     def item_vectors(self) -> torch.Tensor:
         """[n_items, width]: the text head's unit item vectors, or the linear head's output rows."""
@@ -327,6 +433,12 @@ class LMSeq(Recommender):
         return cached[1]
 
 
+def _cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX); elsewhere it would be emulated, slower."""
+    cpu = getattr(torch, "cpu", None)
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def popularity_prior(counts: np.ndarray) -> np.ndarray:
     """Each item's starting bias: its log training popularity (centred), so that the head starts where a
     popularity ranking is; an item without training events starts at the median trained item's, because
@@ -336,111 +448,6 @@ def popularity_prior(counts: np.ndarray) -> np.ndarray:
     if seen.any():
         prior = np.where(seen, prior, np.median(prior[seen]))
     return (prior - prior.mean()).astype(np.float32)
-
-
-def tokenise_items(tokenizer, texts: list[str], item_tokens: int, max_tokens: int, pooling: str) -> dict:
-    """Each item's text tokenised once: a table [n_items + 1, P] whose row i + 1 is the separator then item
-    i's tokens (row 0, no item, is empty), their lengths, and the special tokens around a history."""
-    plain = tokenizer("x", add_special_tokens=False)["input_ids"]
-    full = tokenizer("x")["input_ids"]
-    prefix, suffix = [], []
-    for start in range(len(full) - len(plain) + 1):
-        if full[start : start + len(plain)] == plain:
-            prefix, suffix = full[:start], full[start + len(plain):]
-            break
-    if not suffix and pooling == "last" and tokenizer.eos_token_id is not None:
-        suffix = [tokenizer.eos_token_id]  # a decoder's last token then reads the whole history alike
-    if not prefix and not suffix:  # an empty history still needs one token to read
-        for candidate in (tokenizer.eos_token_id, tokenizer.sep_token_id, tokenizer.unk_token_id):
-            if candidate is not None:
-                suffix = [candidate]
-                break
-    separator = tokenizer(SEPARATOR, add_special_tokens=False)["input_ids"]
-    if not prefix and not suffix:
-        suffix = separator[:1]
-    budget = max_tokens - len(prefix) - len(suffix)
-    cap = max(1, min(item_tokens, budget))
-    encoded = tokenizer([" " + t for t in texts], add_special_tokens=False, truncation=True, max_length=cap)["input_ids"]
-    width = len(separator) + cap
-    table = np.zeros((len(texts) + 1, width), dtype=np.int32)
-    lengths = np.zeros(len(texts) + 1, dtype=np.int64)
-    table[1:, : len(separator)] = separator
-    for i, ids in enumerate(encoded, 1):
-        ids = ids[:cap]
-        table[i, len(separator) : len(separator) + len(ids)] = ids
-        lengths[i] = len(separator) + len(ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    return {"item_tokens": torch.from_numpy(table), "item_lengths": torch.from_numpy(lengths),
-            "prefix_ids": torch.tensor(prefix, dtype=torch.long), "suffix_ids": torch.tensor(suffix, dtype=torch.long),
-            "pad_id": torch.tensor(int(pad)), "sep_length": torch.tensor(len(separator))}
-
-
-def _prepare_backbone(backbone: nn.Module, config: LMSeqConfig) -> nn.Module:
-    """Freeze the language model, then open what ``config.finetune`` trains: nothing, the last layers
-    (and the norm after them), or LoRA adapters on its attention projections."""
-    for p in backbone.parameters():
-        p.requires_grad_(False)
-    if config.finetune == "last-n":
-        name, layers = _layer_list(backbone)
-        opened = list(layers)[-config.last_n:]
-        for layer in opened:
-            for p in layer.parameters():
-                p.requires_grad_(True)
-        for module_name, module in backbone.named_modules():
-            inside = module_name == name or module_name.startswith(name + ".")
-            if "norm" in type(module).__name__.lower() and "embed" not in module_name and not inside:
-                for p in module.parameters(recurse=False):  # a final norm (GPT-2's ln_f) reads the last layer
-                    p.requires_grad_(True)
-    elif config.finetune == "lora":
-        from peft import LoraConfig, inject_adapter_in_model
-        from transformers.pytorch_utils import Conv1D
-
-        leaves = {}
-        for module_name, module in backbone.named_modules():
-            if isinstance(module, (nn.Linear, Conv1D)):
-                leaves.setdefault(module_name.rsplit(".", 1)[-1], type(module))
-        targets = next((list(t) for t in LORA_TARGETS if all(n in leaves for n in t)), None)
-        if targets is None:
-            raise RecStudioError(
-                f"Cannot tell which layers of {type(backbone).__name__} are its attention projections for LoRA "
-                f"(looked for {', '.join('/'.join(t) for t in LORA_TARGETS)}); use finetune=last-n or frozen.")
-        conv = leaves[targets[0]] is Conv1D  # GPT-2 stores its projections transposed
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=targets, lora_dropout=0.0,
-                          bias="none", fan_in_fan_out=conv)
-        backbone = inject_adapter_in_model(lora, backbone)
-        for n, p in backbone.named_parameters():
-            p.requires_grad_("lora_" in n)
-    return backbone
-
-
-def _layer_list(backbone: nn.Module) -> tuple[str, nn.ModuleList]:
-    """The language model's stack of layers: the longest ModuleList (as long as the config's layer count)."""
-    count = getattr(backbone.config, "num_hidden_layers", None)
-    best = None
-    for name, module in backbone.named_modules():
-        if isinstance(module, nn.ModuleList) and len(module) and (count is None or len(module) == count):
-            if best is None or len(module) > len(best[1]):
-                best = (name, module)
-    if best is None:
-        raise RecStudioError(f"Cannot find the layers of {type(backbone).__name__} to fine-tune; use "
-                             "finetune=lora or frozen.")
-    return best
-
-
-def _width(config) -> int:
-    for attr in ("hidden_size", "n_embd", "d_model", "dim"):
-        if getattr(config, attr, None):
-            return int(getattr(config, attr))
-    raise RecStudioError("Cannot tell the language model's width from its config.")
-
-
-def _digest(loader) -> torch.Tensor:
-    """SHA-256 of the language model's weights' identity (a local folder's fingerprint, not its path, so a
-    moved folder still loads; a hub id and revision)."""
-    identity = loader.identity
-    if loader.is_local:
-        identity = "local#" + identity.rsplit("#", 1)[-1]
-    return torch.frombuffer(bytearray(hashlib.sha256(identity.encode()).digest()), dtype=torch.uint8).clone()
 
 
 def _identity(layer: nn.Linear) -> None:

@@ -125,9 +125,13 @@ def user_windows(indptr: np.ndarray, items: np.ndarray, width: int, rng: np.rand
 def epoch_windows(model, indptr: np.ndarray, items: np.ndarray, width: int, rng: np.random.Generator,
                   context: int = 0) -> np.ndarray:
     """One epoch's windows as ``model.epoch_windows`` asks: every event covered ("all"; with ``context``
-    > 0, overlapping windows that give each target that much history), or one window per user ("user")."""
+    > 0, overlapping windows that give each target that much history), every event covered by tiles that
+    do not overlap whatever ``context`` says ("tiles": for a model whose every window is costly), or one
+    window per user ("user")."""
     if model.epoch_windows == "user":
         return user_windows(indptr, items, width, rng)
+    if model.epoch_windows == "tiles":
+        return training_windows(indptr, items, width, rng)
     if context > 0:
         return context_windows(indptr, items, width, min(context, width - 2))
     return training_windows(indptr, items, width, rng)
