@@ -32,7 +32,7 @@ def write_cluster_job(workspace, dataset_ref, folder: str | Path, *, model: str,
     from recstudio.models import model_config as checked_model_config
 
     model_config_obj = checked_model_config(model, dict(model_config or {}))  # bad settings fail here, not on the cluster
-    train = check_train_config(dict(train_config or {}))
+    train = check_train_config(dict(train_config or {}), model=model)
     from recstudio.data.basket_report import default_split
 
     record = workspace.dataset_record(dataset_ref)

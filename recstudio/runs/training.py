@@ -85,8 +85,9 @@ def train_run(request: TrainRequest, cancelled: Cancelled | None = None,
     cancelled = cancelled or (lambda: False)
     if request.resume is not None:
         return (yield from _resume_run(request, cancelled))
-    train_config = check_train_config(request.train_config, zero_shot=request.init_from is not None)
     config = model_config(request.model, request.model_config)  # bad settings fail before any work
+    train_config = check_train_config(request.train_config, zero_shot=request.init_from is not None,
+                                      model=request.model)
     if request.init_from is not None and (request.teacher is not None or request.distributed):
         raise RecStudioError("A run started from another run (--init-from) trains in one process, without a "
                              "teacher; leave out --teacher and --distributed.")
@@ -407,10 +408,10 @@ def text_inputs(item_text) -> dict[str, Any]:
     return {"item_text": item_text.vectors, "item_texts": item_text.texts}
 
 
-def check_train_config(values: dict[str, Any], zero_shot: bool = False):
-    """A :class:`TrainConfig` from its fields' values (None: the default), or a user error naming what is wrong.
-    ``zero_shot``: epochs 0 (test the model as it starts, no training) is allowed, for a run started from
-    another run."""
+def check_train_config(values: dict[str, Any], zero_shot: bool = False, model: str | None = None):
+    """A :class:`TrainConfig` from its fields' values (None: the default, or ``model``'s own epoch bound
+    where its spec has one), or a user error naming what is wrong. ``zero_shot``: epochs 0 (test the
+    model as it starts, no training) is allowed, for a run started from another run."""
     from dataclasses import fields
 
     from recstudio.training import TrainConfig
@@ -419,7 +420,13 @@ def check_train_config(values: dict[str, Any], zero_shot: bool = False):
     unknown = set(values) - known
     if unknown:
         raise RecStudioError(f"Unknown training setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}.")
-    config = TrainConfig(**{k: v for k, v in values.items() if v is not None})
+    given = {k: v for k, v in values.items() if v is not None}
+    if model is not None and "epochs" not in given:
+        from recstudio.models import model_spec
+
+        if model_spec(model).epochs is not None:
+            given["epochs"] = model_spec(model).epochs
+    config = TrainConfig(**given)
     if config.epochs == 0 and not zero_shot:
         raise RecStudioError("Epochs must be at least 1: 0 epochs (a zero-shot test, no training) needs a run to "
                              "start from (--init-from RUN).")

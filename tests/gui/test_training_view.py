@@ -106,6 +106,21 @@ def test_the_form_follows_the_model(view):
     assert "threads" in view.device_combo.itemText(1)
 
 
+def test_max_epochs_follows_a_model_with_its_own_bound_unless_the_analyst_set_one(view):
+    from recstudio.models import MODEL_SPECS
+    from recstudio.training import TrainConfig
+
+    view.select_model("sasrec")
+    assert view.epochs_spin.value() == TrainConfig().epochs
+    view.select_model("lm-seq")  # an epoch reads every event through the language model: a few suffice
+    assert view.epochs_spin.value() == MODEL_SPECS["lm-seq"].epochs < TrainConfig().epochs
+    view.select_model("sasrec")
+    assert view.epochs_spin.value() == TrainConfig().epochs
+    view.epochs_spin.setValue(37)  # the analyst's own bound stays whatever model is picked
+    view.select_model("lm-seq")
+    assert view.epochs_spin.value() == 37
+
+
 def test_a_short_run_draws_its_curves_and_reaches_the_runs_table(window, view, dataset, qtbot):
     configure(view, max_steps=20)
     raw, smooth = view.loss_curves.curve_items(LIVE)

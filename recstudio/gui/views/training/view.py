@@ -275,6 +275,13 @@ class TrainingView(QWidget):
             widget.setEnabled(trainable)
             widget.setToolTip(widget.toolTip() if trainable else
                               "This model is counted from the data, not trained; it has no training steps.")
+        # a model with its own epoch bound (lm-seq) brings it, unless the analyst has set another
+        from recstudio.training import TrainConfig
+
+        bound = spec.epochs or TrainConfig().epochs
+        if self.epochs_spin.value() == getattr(self, "_epoch_bound", TrainConfig().epochs):
+            self.epochs_spin.setValue(bound)
+        self._epoch_bound = bound
         self.source_picker.follow(spec.name, self.model_form, self.epochs_spin)
 
     def select_model(self, name: str) -> None:
