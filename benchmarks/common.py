@@ -40,14 +40,14 @@ def named_files(name: str) -> tuple[str, str] | None:
 
 
 def key_values(pairs: list[str]) -> dict[str, str]:
-    """``--set KEY=VALUE`` options as a dict (values as given; the model's config reads them)."""
-    settings = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"--set takes KEY=VALUE, got {pair!r}")
-        settings[key.strip()] = value.strip()
-    return settings
+    """``--set KEY=VALUE`` options as a dict, read as ``recstudio train --set`` reads them."""
+    from recstudio.cli import parse_settings
+    from recstudio.errors import RecStudioError
+
+    try:
+        return parse_settings(pairs)
+    except RecStudioError as error:
+        raise SystemExit(str(error)) from None
 
 
 def train(request, label: str | None = None, on_event=None):

@@ -344,7 +344,7 @@ def cmd_train(args) -> int:
             raise RecStudioError("Give either DATA or --sample, not both.")
         interactions, catalogue = sample_paths()
         data, items = str(interactions), items or str(catalogue)
-    settings = _parse_settings(args.set)
+    settings = parse_settings(args.set)
     distill = {}
     if args.teacher is not None:
         # temperature and alpha belong to the distillation, not the student: --set is accepted for them too
@@ -418,7 +418,8 @@ def _train(args, request) -> int:
     return 0
 
 
-def _parse_settings(pairs: list[str]) -> dict[str, str]:
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` options as a dict (values as given; the model's config reads them)."""
     settings = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

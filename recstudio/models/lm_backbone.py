@@ -113,6 +113,9 @@ def block_mask(backbone: nn.Module):
     model takes: as it is (PyTorch's fused attention) or additive float (0 / the dtype's minimum; eager
     attention). Probed once on three tokens: the first, barred from the other two, must read as it reads
     alone. A model that honours neither cannot read every item boundary in one pass."""
+    def boolean(allowed):
+        return allowed
+
     def additive(allowed):
         return torch.zeros(allowed.shape, device=allowed.device).masked_fill(~allowed, torch.finfo(torch.float32).min)
 
@@ -123,7 +126,7 @@ def block_mask(backbone: nn.Module):
     try:
         with torch.no_grad():
             alone = backbone(input_ids=ids[:, :1], attention_mask=torch.ones(1, 1, dtype=torch.long)).last_hidden_state
-            for form in (torch.Tensor.clone, additive):
+            for form in (boolean, additive):
                 try:
                     states = backbone(input_ids=ids, attention_mask=form(allowed)).last_hidden_state
                 except (RuntimeError, ValueError, TypeError, IndexError):

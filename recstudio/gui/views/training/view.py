@@ -167,6 +167,7 @@ class TrainingView(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.epochs_spin = spin_box("maxEpochs", 1, 100000, defaults.epochs,
                                       "An upper bound: early stopping usually ends the run sooner.")
+        self._epoch_bound = defaults.epochs  # the bound the picked model brought (Max epochs follows it)
         self.batch_spin = spin_box("batchSize", 1, 65536, defaults.batch_size, "Training sequences per step.")
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setObjectName("learningRate")
@@ -279,7 +280,7 @@ class TrainingView(QWidget):
         from recstudio.training import TrainConfig
 
         bound = spec.epochs or TrainConfig().epochs
-        if self.epochs_spin.value() == getattr(self, "_epoch_bound", TrainConfig().epochs):
+        if self.epochs_spin.value() == self._epoch_bound:
             self.epochs_spin.setValue(bound)
         self._epoch_bound = bound
         self.source_picker.follow(spec.name, self.model_form, self.epochs_spin)
