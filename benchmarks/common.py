@@ -50,6 +50,20 @@ def key_values(pairs: list[str]) -> dict[str, str]:
         raise SystemExit(str(error)) from None
 
 
+def training_values(pairs: list[str]) -> dict:
+    """``--train KEY=VALUE`` options as ``TrainConfig`` fields, each value read as its field's type."""
+    from dataclasses import fields
+
+    from recstudio.training import TrainConfig
+
+    types = {f.name: int if f.default is None else type(f.default) for f in fields(TrainConfig)}  # max_steps: int
+    values = key_values(pairs)
+    unknown = set(values) - set(types)
+    if unknown:
+        raise SystemExit(f"Unknown training setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(types))}.")
+    return {k: (v.lower() in ("1", "true", "yes") if types[k] is bool else types[k](v)) for k, v in values.items()}
+
+
 def train(request, label: str | None = None, on_event=None):
     """Run a ``TrainRequest`` to the end and return its ``RunOutcome``.
 

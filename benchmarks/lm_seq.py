@@ -3,6 +3,7 @@
     python benchmarks/lm_seq.py                          # ml-100k and the sample, seed 42
     python benchmarks/lm_seq.py --datasets sample --distil
     python benchmarks/lm_seq.py --set targets=last --set max_tokens=128   # lm-seq as it was trained before
+    python benchmarks/lm_seq.py --train batch_size=32     # lm-seq with another training setting
     python benchmarks/lm_seq.py --json                   # ... and a last line of JSON
 
 Each dataset is trained on its default split (ml-100k: leave-one-out; the sample: its last baskets), each
@@ -35,6 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an lm-seq setting")
     p.add_argument("--epochs", type=int, default=None, help="lm-seq's epoch bound (default: the model's own)")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="an lm-seq training setting (batch_size, lr, weight_decay, ...)")
     p.add_argument("--distil", action="store_true", help="also a sasrec distilled from the lm-seq run")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
@@ -66,7 +69,7 @@ def main(argv=None) -> int:
         workspace = str(Path(tmp) / "lm_seq.sqlite")
         for name in args.datasets.split(","):
             rows = [run(args, workspace, name, "sasrec", "sasrec")]
-            lm_config = {"epochs": args.epochs} if args.epochs else {}
+            lm_config = {**common.training_values(args.train), **({"epochs": args.epochs} if args.epochs else {})}
             lm = run(args, workspace, name, "lm-seq", "lm-seq", model_config=settings, train_config=lm_config)
             rows.append(lm)
             if args.distil:
@@ -83,7 +86,8 @@ def report(args, results: dict) -> None:
     summary = {}
     for name, rows in results.items():
         base = rows[0]["NDCG@10"] or float("nan")
-        print(f"\n{name} ({rows[0]['split']} split, seed {args.seed}; lm-seq settings: {args.set or 'defaults'})")
+        print(f"\n{name} ({rows[0]['split']} split, seed {args.seed}; lm-seq settings: {args.set or 'defaults'}; "
+              f"training: {args.train or 'defaults'})")
         print(f"{'model':<20} {'NDCG@10':>8} {'HR@10':>7} {'x sasrec':>8} {'seconds':>8} {'epochs (best)':>14}")
         summary[name] = {}
         for r in rows:
@@ -92,7 +96,7 @@ def report(args, results: dict) -> None:
                   f"{str(r['epochs']) + ' (' + str(r['best_epoch']) + ')':>14}")
             summary[name][r["model"]] = {"NDCG@10": r["NDCG@10"], "ratio": ratio, "seconds": r["seconds"]}
     if args.json:
-        print(json.dumps({"summary": summary, "runs": results, "lm_seq_settings": args.set}))
+        print(json.dumps({"summary": summary, "runs": results, "lm_seq_settings": args.set, "lm_seq_training": args.train}))
 
 
 if __name__ == "__main__":

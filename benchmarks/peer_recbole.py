@@ -3,7 +3,8 @@
     python benchmarks/peer_recbole.py            # full runs: both train until early stopping
     python benchmarks/peer_recbole.py --quick    # RecBole bounded to 5 epochs (~140 s each here)
     python benchmarks/peer_recbole.py --json     # ... and a last line of JSON
-    python benchmarks/peer_recbole.py --ours-only --seeds 42,7,1 [--set scale_inputs=true] [--target 0.0648]
+    python benchmarks/peer_recbole.py --ours-only --seeds 42,7,1 [--set scale_inputs=true] [--train batch_size=32]
+                                                 [--target 0.0648]
                                                  # our side alone, over seeds (no RecBole)
 
 RecBole goes into its own virtual environment (created on first use, by default under
@@ -130,12 +131,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", default="42", help="with --ours-only: comma-separated training seeds (default 42)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="with --ours-only: a SASRec setting, e.g. --set scale_inputs=true")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --ours-only: a training setting, e.g. --train batch_size=32")
     p.add_argument("--target", type=float,
                    help="with --ours-only: report the first epoch whose validation NDCG@10 (seen items ranked) "
                         "reaches this score, e.g. RecBole's best from a full run")
     args = p.parse_args(argv)
-    if not args.ours_only and (args.set or args.target is not None or args.seeds != "42"):
-        p.error("--seeds, --set and --target go with --ours-only")
+    if not args.ours_only and (args.set or args.train or args.target is not None or args.seeds != "42"):
+        p.error("--seeds, --set, --train and --target go with --ours-only")
     try:
         args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
@@ -158,7 +161,8 @@ def ours_only(dataset, split, args) -> int:
     for seed in args.seed_list:
         print(f"RecStudio: SASRec, seed {seed}{', ' + ', '.join(args.set) if args.set else ''}…",
               file=sys.stderr, flush=True)
-        outcome, valid, _, ranked = run_ours(dataset, split, args.device, seed=seed, settings=args.settings)
+        outcome, valid, _, ranked = run_ours(dataset, split, args.device, seed=seed, settings=args.settings,
+                                             training=common.training_values(args.train))
         reached = None
         if args.target is not None:
             reached = next((v for v in valid if v["NDCG@10"] >= args.target - 1e-12), None)
@@ -171,6 +175,7 @@ def ours_only(dataset, split, args) -> int:
                      "test_seen_excluded": {k: outcome.metrics["test"][k] for k in ("HR@10", "NDCG@10", "MRR@10")}})
     command = (f"python benchmarks/peer_recbole.py --ours-only --seeds {args.seeds}"
                + "".join(f" --set {shlex.quote(x)}" for x in args.set)
+               + "".join(f" --train {shlex.quote(x)}" for x in args.train)
                + (f" --target {args.target}" if args.target is not None else "")
                + (f" --device {args.device}" if args.device != "cpu" else ""))
     print(f"\ncommand: {command}")
@@ -196,7 +201,7 @@ def ours_only(dataset, split, args) -> int:
     line("mean", f"{mean['epochs']:.0f} ({mean['best_epoch']:.0f})", mean["s_per_epoch"], mean_ranked, mean_out,
          f"{hits} of {len(rows)} seeds")
     if args.json:
-        print(json.dumps({"settings": args.settings, "target": args.target, "runs": rows,
+        print(json.dumps({"settings": args.settings, "training": args.train, "target": args.target, "runs": rows,
                           "mean": {"test_ranked_NDCG@10": mean_ranked, "test_seen_excluded_NDCG@10": mean_out}}))
     return 0
 
@@ -265,17 +270,19 @@ class _Outcome:
         self.metrics = {"test": test_excluded}
 
 
-def run_ours(dataset, split, device: str, seed: int | None = None, settings: dict | None = None):
+def run_ours(dataset, split, device: str, seed: int | None = None, settings: dict | None = None,
+             training: dict | None = None):
     """Our SASRec with its own training defaults (early stopping on its own validation: seen items left
     out). After each validation the benchmark also scores the model on RecBole's protocol (seen items
     ranked), so the time to reach RecBole's best validation score is read on RecBole's scale; the time
-    that extra scoring takes is left out of our clock."""
+    that extra scoring takes is left out of our clock. ``training``: training settings instead of the model's."""
     from recstudio.evaluation.evaluate import evaluate
     from recstudio.models import create_model, model_config
-    from recstudio.training import TrainConfig, Validated, drive, fit
+    from recstudio.runs import check_train_config
+    from recstudio.training import Validated, drive, fit
     from recstudio.training.fit import seed_everything
 
-    config = TrainConfig() if seed is None else TrainConfig(seed=seed)
+    config = check_train_config({"seed": seed, **(training or {})}, model="sasrec")
     seed_everything(config.seed)
     model = create_model("sasrec", dataset.n_items, model_config("sasrec", {**ARCH, **(settings or {})}))
     popularity = split.train_popularity()

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner); 0 with "
                                                "--init-from: test the source run's knowledge with no training")
     p.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="training sequences per step (default 128; lm-seq 32)")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.add_argument("--seed", type=int)

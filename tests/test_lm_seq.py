@@ -242,14 +242,19 @@ def test_bfloat16_on_cpu_reads_close_to_float32():
     assert torch.equal(a, b) is not _cpu_has_bf16()  # bfloat16 only where the CPU has it
 
 
-def test_lm_seq_runs_get_its_own_epoch_bound_unless_one_is_given():
+def test_lm_seq_runs_get_its_own_epoch_bound_and_batch_unless_given():
     from recstudio.models import model_spec
     from recstudio.runs import check_train_config
     from recstudio.training import TrainConfig
 
-    assert check_train_config({}, model="lm-seq").epochs == model_spec("lm-seq").epochs < TrainConfig().epochs
-    assert check_train_config({"epochs": 9}, model="lm-seq").epochs == 9
-    assert check_train_config({"epochs": None}, model="sasrec").epochs == TrainConfig().epochs
+    lm_seq = check_train_config({}, model="lm-seq")
+    assert lm_seq.epochs == model_spec("lm-seq").train_default("epochs") < TrainConfig().epochs
+    assert lm_seq.batch_size == model_spec("lm-seq").train_default("batch_size") < TrainConfig().batch_size
+    assert lm_seq.lr == TrainConfig().lr  # a setting the model does not name keeps the training default
+    given = check_train_config({"epochs": 9, "batch_size": None}, model="lm-seq")
+    assert (given.epochs, given.batch_size) == (9, lm_seq.batch_size)
+    sasrec = check_train_config({"epochs": None}, model="sasrec")
+    assert (sasrec.epochs, sasrec.batch_size) == (TrainConfig().epochs, TrainConfig().batch_size)
 
 
 def test_user_windows_give_each_user_one_window_and_cover_every_event():
@@ -336,6 +341,20 @@ def test_an_lm_seq_teacher_distils_into_a_small_sasrec(files, tiny_gpt2, capsys)
         torch.testing.assert_close(scores[1, 7], model.score(histories[1:, 3:8])[0])
         torch.testing.assert_close(scores[0, 3], model.score(torch.tensor([[3, 7]]))[0])
     assert bool((scores[0, :2] == 0).all())  # padding positions are no targets
+    # a slow teacher's scores are kept once read: a later window ending at the same events is not read again
+    from recstudio.training.distill import ScoreMemo
+
+    with torch.no_grad():
+        memo = ScoreMemo(model)
+        torch.testing.assert_close(memo.scores(histories), scores)
+        assert (memo.read, len(memo)) == (2, 14)  # both windows read, each prefix that ends in an item kept
+        again = memo.scores(torch.tensor([[0, 0, 0, 0, 3, 7, 9, 1]]))  # a window that ends earlier
+        assert memo.read == 2  # every prefix of it was in the memo
+        torch.testing.assert_close(again[0, 4:], scores[0, 2:6], atol=2e-2, rtol=1e-2)  # kept in float16
+        mixed = memo.scores(torch.tensor([[3, 7, 9, 1, 4, 2, 11, 12]]))  # two prefixes new: the window is read
+        assert memo.read == 3 and len(memo) == 16
+        torch.testing.assert_close(mixed, teacher_position_scores(model, torch.tensor([[3, 7, 9, 1, 4, 2, 11, 12]])))
+        assert ScoreMemo(model, budget=0).scores(histories).equal(scores)  # no room: read every time
     code, student, err = cli(capsys, "train", "--teacher", str(teacher["run_id"]), "--model", "sasrec", "--set",
                              "hidden=16", "--set", "heads=1", "--max-steps", "2", "--batch-size", "16", "--quiet",
                              "--json", "--workspace", ws)

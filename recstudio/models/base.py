@@ -51,6 +51,9 @@ class Recommender(nn.Module):
     #: before it, never from another line of the same basket. ``fit`` refuses such a split for a trainable
     #: model that cannot (it would learn the order the file printed a basket's lines in).
     basket_training: ClassVar[bool] = False
+    #: Its ``position_scores`` are costly (lm-seq reads each history as text through a language model), so
+    #: a distillation that has it as the teacher keeps them once read (``recstudio.training.distill``).
+    slow_position_scores: ClassVar[bool] = False
 
     def __init__(self, config: Any, n_items: int):
         super().__init__()

@@ -54,6 +54,7 @@ class LMSeq(Recommender):
     epoch_windows = "user"  # one window per user and epoch: each step reads whole histories as text
     basket_training = True  # its one target, a window's last item, is read after the basket before its own
     uses_item_text = True
+    slow_position_scores = True  # a distillation keeps its scores once read
 
     def __init__(self, config: LMSeqConfig, n_items: int, item_text=None, item_texts: list[str] | None = None,
                  *, tokens: dict[str, torch.Tensor] | None = None):

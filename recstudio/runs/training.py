@@ -409,9 +409,10 @@ def text_inputs(item_text) -> dict[str, Any]:
 
 
 def check_train_config(values: dict[str, Any], zero_shot: bool = False, model: str | None = None):
-    """A :class:`TrainConfig` from its fields' values (None: the default, or ``model``'s own epoch bound
-    where its spec has one), or a user error naming what is wrong. ``zero_shot``: epochs 0 (test the
-    model as it starts, no training) is allowed, for a run started from another run."""
+    """A :class:`TrainConfig` from its fields' values (None: the default, or ``model``'s own where its
+    spec has one, e.g. lm-seq's epoch bound and batch size), or a user error naming what is wrong.
+    ``zero_shot``: epochs 0 (test the model as it starts, no training) is allowed, for a run started from
+    another run."""
     from dataclasses import fields
 
     from recstudio.training import TrainConfig
@@ -421,11 +422,10 @@ def check_train_config(values: dict[str, Any], zero_shot: bool = False, model: s
     if unknown:
         raise RecStudioError(f"Unknown training setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}.")
     given = {k: v for k, v in values.items() if v is not None}
-    if model is not None and "epochs" not in given:
+    if model is not None:
         from recstudio.models import model_spec
 
-        if model_spec(model).epochs is not None:
-            given["epochs"] = model_spec(model).epochs
+        given = {**model_spec(model).training, **given}
     config = TrainConfig(**given)
     if config.epochs == 0 and not zero_shot:
         raise RecStudioError("Epochs must be at least 1: 0 epochs (a zero-shot test, no training) needs a run to "

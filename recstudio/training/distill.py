@@ -5,8 +5,12 @@ At every position of every training window the student's loss is
     (1 - alpha) * CE(next item)  +  alpha * T^2 * KL( softmax(teacher / T) || softmax(student / T) )
 
 (Hinton et al. 2015; the T^2 keeps the soft term's gradients on the scale of the hard one's as T
-grows). Teacher scores are computed on the fly for each batch, in eval mode and without gradients,
-so nothing the size of "every position x every item" is ever cached.
+grows). Teacher scores are computed for each batch, in eval mode and without gradients. A teacher whose
+scores are costly (``Recommender.slow_position_scores``: lm-seq reads every history as text through its
+language model) has them kept once read (:class:`ScoreMemo`), per history it read, in float16 and up to
+``MEMO_BYTES``: an epoch's windows start at new offsets but end at the same events, so from the second
+epoch on the student trains at its own pace; a cheap teacher (sasrec-lm: one pass per window) is asked
+every time, so nothing the size of "every position x every item" is kept for it.
 
 To ``fit()``, to checkpoints and to evaluation the :class:`Distillation` wrapper *is* the student:
 its name, settings, parameters and saved tensors are the student's; the teacher is held outside the
@@ -26,6 +30,10 @@ from recstudio.training.wrappers import Wrapped
 
 DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5
+#: Most memory a slow teacher's kept scores take (float16 rows of every item's score, on the CPU); the
+#: histories read after it is full are scored again each time they come (ml-100k: 100k events x 1,682
+#: items, 0.34 GB; the sample: 0.42 GB).
+MEMO_BYTES = 2 * 1024**3
 
 
 def check_settings(temperature: Any, alpha: Any) -> tuple[float, float]:
@@ -76,6 +84,7 @@ class Distillation(Wrapped):
         for p in teacher.parameters():
             p.requires_grad_(False)
         self.temperature, self.alpha = check_settings(temperature, alpha)
+        self.__dict__["memo"] = ScoreMemo(teacher) if teacher.slow_position_scores else None
 
     @property
     def student(self):
@@ -93,7 +102,10 @@ class Distillation(Wrapped):
 
     def _teacher_scores(self, histories: torch.Tensor) -> torch.Tensor:
         """The frozen teacher's scores at every position (in eval mode, without grad: a sasrec-lm teacher
-        builds its item table, the adaptor over every item's text, once, not at every step)."""
+        builds its item table, the adaptor over every item's text, once, not at every step); a slow
+        teacher's from its memo."""
+        if self.memo is not None:
+            return self.memo.scores(histories)
         return teacher_position_scores(self.teacher, histories)
 
     # the loss ----------------------------------------------------------------------------------
@@ -121,3 +133,66 @@ class Distillation(Wrapped):
             logits, soft_targets = logits[:, keep], soft_targets[:, keep]
         soft = distillation_loss(logits, soft_targets, self.temperature)
         return (1.0 - self.alpha) * hard + self.alpha * soft
+
+
+class ScoreMemo:
+    """A slow teacher's scores after each prefix it has read, kept by the history it reads there (its
+    ``history_length`` most recent cells, 0 = none), so a prefix that comes again in a later epoch's window
+    is not read again. A window the memo lacks a prefix of is read whole by the teacher, as without a memo,
+    and its prefixes are kept (the first reading of a history is the one kept: a slow teacher's reading of
+    a prefix may depend a little on where its window starts, e.g. lm-seq's half-window strides)."""
+
+    def __init__(self, teacher, budget: int = MEMO_BYTES):
+        self.teacher = teacher
+        self.width = teacher.history_length
+        self.rows: dict[bytes, int] = {}
+        self.table = torch.empty(0, teacher.n_items, dtype=torch.float16)
+        self.capacity = max(0, budget // (2 * teacher.n_items))
+        self.read = 0  # windows the teacher has read (for tests and figures)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def scores(self, histories: torch.Tensor) -> torch.Tensor:
+        """``teacher_position_scores(teacher, histories)`` [B, L, n_items], from the memo where it can."""
+        b, length = histories.shape
+        real = (histories > 0).cpu()
+        coords = real.nonzero()  # [N, 2]: (window, cell) of every prefix that ends in an item
+        cells = F.pad(histories.long().cpu(), (self.width - 1, 0)).unfold(1, self.width, 1)[real]  # [N, width]
+        keys = [row.tobytes() for row in cells.numpy()]
+        found = torch.tensor([self.rows.get(k, -1) for k in keys], dtype=torch.long)
+        out = torch.zeros(b, length, self.teacher.n_items, device=histories.device)
+        kept = found >= 0
+        if kept.any():
+            rows, cols = coords[kept].T.to(out.device)
+            out[rows, cols] = self.table[found[kept]].to(out.device, torch.float32)
+        if not kept.all():
+            unread = coords[~kept, 0].unique()  # sorted
+            fresh = teacher_position_scores(self.teacher, histories[unread.to(histories.device)]).float()
+            self.read += len(unread)
+            out[unread.to(out.device)] = fresh  # each such window as the teacher reads it whole
+            new = (~kept).nonzero()[:, 0]
+            values = fresh[torch.searchsorted(unread, coords[new, 0]).to(fresh.device), coords[new, 1].to(fresh.device)]
+            self._keep([keys[i] for i in new.tolist()], values)
+        return out
+
+    def _keep(self, keys: list[bytes], values: torch.Tensor) -> None:
+        """Adds the rows of ``values`` [M, n_items] under ``keys`` (the first of a repeated key), up to the
+        memo's capacity."""
+        picked, seen = [], set()
+        for i, key in enumerate(keys):
+            if key not in self.rows and key not in seen and len(self.rows) + len(picked) < self.capacity:
+                picked.append(i)
+                seen.add(key)
+        if not picked:
+            return
+        start = len(self.rows)
+        end = start + len(picked)
+        if end > len(self.table):  # grown by doubling, so a row is copied a few times at most
+            grown = torch.empty(min(self.capacity, max(end, 2 * len(self.table), 1024)), self.table.shape[1],
+                                dtype=self.table.dtype)
+            grown[:start] = self.table[:start]
+            self.table = grown
+        self.table[start:end] = values[picked].to("cpu", torch.float16)
+        for offset, i in enumerate(picked):
+            self.rows[keys[i]] = start + offset

@@ -106,19 +106,25 @@ def test_the_form_follows_the_model(view):
     assert "threads" in view.device_combo.itemText(1)
 
 
-def test_max_epochs_follows_a_model_with_its_own_bound_unless_the_analyst_set_one(view):
+def test_max_epochs_and_batch_follow_a_model_with_its_own_unless_the_analyst_set_them(view):
     from recstudio.models import MODEL_SPECS
     from recstudio.training import TrainConfig
 
+    lm_seq = MODEL_SPECS["lm-seq"]
     view.select_model("sasrec")
-    assert view.epochs_spin.value() == TrainConfig().epochs
+    assert (view.epochs_spin.value(), view.batch_spin.value()) == (TrainConfig().epochs, TrainConfig().batch_size)
     view.select_model("lm-seq")  # an epoch reads every event through the language model: a few suffice
-    assert view.epochs_spin.value() == MODEL_SPECS["lm-seq"].epochs < TrainConfig().epochs
+    assert view.epochs_spin.value() == lm_seq.train_default("epochs") < TrainConfig().epochs
+    assert view.batch_spin.value() == lm_seq.train_default("batch_size") < TrainConfig().batch_size
     view.select_model("sasrec")
-    assert view.epochs_spin.value() == TrainConfig().epochs
+    assert (view.epochs_spin.value(), view.batch_spin.value()) == (TrainConfig().epochs, TrainConfig().batch_size)
     view.epochs_spin.setValue(37)  # the analyst's own bound stays whatever model is picked
     view.select_model("lm-seq")
     assert view.epochs_spin.value() == 37
+    assert view.batch_spin.value() == lm_seq.train_default("batch_size")  # the batch still follows the model
+    view.batch_spin.setValue(48)
+    view.select_model("sasrec")
+    assert (view.epochs_spin.value(), view.batch_spin.value()) == (37, 48)
 
 
 def test_a_short_run_draws_its_curves_and_reaches_the_runs_table(window, view, dataset, qtbot):

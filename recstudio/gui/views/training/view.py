@@ -167,8 +167,10 @@ class TrainingView(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.epochs_spin = spin_box("maxEpochs", 1, 100000, defaults.epochs,
                                       "An upper bound: early stopping usually ends the run sooner.")
-        self._epoch_bound = defaults.epochs  # the bound the picked model brought (Max epochs follows it)
         self.batch_spin = spin_box("batchSize", 1, 65536, defaults.batch_size, "Training sequences per step.")
+        # what the picked model brought for each (a model with its own, lm-seq's, sets them; the analyst's win)
+        self._followed = {"epochs": (self.epochs_spin, defaults.epochs),
+                          "batch_size": (self.batch_spin, defaults.batch_size)}
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setObjectName("learningRate")
         self.lr_spin.setDecimals(5)
@@ -276,13 +278,12 @@ class TrainingView(QWidget):
             widget.setEnabled(trainable)
             widget.setToolTip(widget.toolTip() if trainable else
                               "This model is counted from the data, not trained; it has no training steps.")
-        # a model with its own epoch bound (lm-seq) brings it, unless the analyst has set another
-        from recstudio.training import TrainConfig
-
-        bound = spec.epochs or TrainConfig().epochs
-        if self.epochs_spin.value() == self._epoch_bound:
-            self.epochs_spin.setValue(bound)
-        self._epoch_bound = bound
+        # a model with its own epoch bound or batch size (lm-seq) brings them, unless the analyst set others
+        for name, (spin, brought) in self._followed.items():
+            value = spec.train_default(name)
+            if spin.value() == brought:
+                spin.setValue(value)
+            self._followed[name] = (spin, value)
         self.source_picker.follow(spec.name, self.model_form, self.epochs_spin)
 
     def select_model(self, name: str) -> None:
