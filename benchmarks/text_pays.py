@@ -3,6 +3,7 @@
     python benchmarks/text_pays.py                      # ml-100k and the sample, seeds 42, 7, 1
     python benchmarks/text_pays.py --datasets ml-100k --seeds 42
     python benchmarks/text_pays.py --set id_dropout=0.3 # a sasrec-lm setting tried (sasrec unchanged)
+    python benchmarks/text_pays.py --train batch_size=32  # a sasrec-lm training setting tried
     python benchmarks/text_pays.py --json               # ... and a last line of JSON
 
 Each dataset is trained on its default split (ml-100k: leave-one-out; the sample: its last baskets), every
@@ -45,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a sasrec-lm setting")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="a sasrec-lm training setting (batch_size, lr, ...; sasrec keeps its defaults)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     return p.parse_args(argv)
@@ -95,6 +98,7 @@ def main(argv=None) -> int:
     from recstudio.runs import TrainRequest
 
     settings = common.key_values(args.set)
+    training = common.training_values(args.train)
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +110,7 @@ def main(argv=None) -> int:
                 for model in MODELS:
                     request = TrainRequest(data=data, items=items, model=model, device=args.device, workspace=workspace,
                                            model_config=settings if model == "sasrec-lm" else {},
-                                           train_config={"seed": seed})
+                                           train_config={"seed": seed, **(training if model == "sasrec-lm" else {})})
                     outcome = common.train(request, f"{name} {model} seed {seed}")
                     rows[model].append({"seed": seed, "run": outcome.run_id, "split": outcome.split,
                                         "epochs": outcome.epochs, **tested(workspace, outcome.run_id, args.device)})
@@ -127,7 +131,8 @@ def report(args, results: dict) -> None:
     for name, rows in results.items():
         base, lm = rows["sasrec"], rows["sasrec-lm"]
         print(f"\n{name} ({base[0]['split']} split; {len(base)} seed(s): "
-              f"{', '.join(str(r['seed']) for r in base)}): test NDCG@10, mean (each seed)")
+              f"{', '.join(str(r['seed']) for r in base)}; sasrec-lm settings {args.set or 'defaults'}, "
+              f"training {args.train or 'defaults'}): test NDCG@10, mean (each seed)")
         print(f"{'':48} {'sasrec':>28} {'sasrec-lm':>28} {'ratio':>7}")
         summary[name] = {}
         for part in ("all", QUARTER, TAIL):
@@ -140,7 +145,8 @@ def report(args, results: dict) -> None:
             print(f"{part + users:48} {cell(base):>28} {cell(lm):>28} {ratio:>6.2f}x")
             summary[name][part] = {"sasrec": mean(base, part), "sasrec-lm": mean(lm, part), "ratio": ratio}
     if args.json:
-        print(json.dumps({"summary": summary, "runs": results, "sasrec_lm_settings": args.set}))
+        print(json.dumps({"summary": summary, "runs": results, "sasrec_lm_settings": args.set,
+                          "sasrec_lm_training": args.train}))
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ class LMSeqConfig:
 
 
 #: lm-seq's own training settings. Epochs: one reads every training event once through the language model
-#: (on ml-100k with MiniLM about 2.5 minutes on a 2-core CPU with bfloat16), so the bound is a few. Batch:
+#: (on ml-100k with MiniLM 2.5 to 3 minutes on a 2-core CPU with bfloat16), so the bound is a few. Batch:
 #: a 20-item window is one training sequence with 19 targets, so an epoch is a few thousand sequences; at
 #: 32 per step the head and the trained layers get four times the steps of 128 for about the same time
 #: (ml-100k validation NDCG@10 after 4 epochs 0.080 instead of 0.067).
