@@ -248,8 +248,8 @@ def test_lm_seq_runs_get_its_own_epoch_bound_and_batch_unless_given():
     from recstudio.training import TrainConfig
 
     lm_seq = check_train_config({}, model="lm-seq")
-    assert lm_seq.epochs == model_spec("lm-seq").train_default("epochs") < TrainConfig().epochs
-    assert lm_seq.batch_size == model_spec("lm-seq").train_default("batch_size") < TrainConfig().batch_size
+    assert lm_seq.epochs == model_spec("lm-seq").training["epochs"] < TrainConfig().epochs
+    assert lm_seq.batch_size == model_spec("lm-seq").training["batch_size"] < TrainConfig().batch_size
     assert lm_seq.lr == TrainConfig().lr  # a setting the model does not name keeps the training default
     given = check_train_config({"epochs": 9, "batch_size": None}, model="lm-seq")
     assert (given.epochs, given.batch_size) == (9, lm_seq.batch_size)

@@ -38,12 +38,6 @@ class ModelSpec:
     # named here takes the training default.
     training: dict = field(default_factory=dict)
 
-    def train_default(self, name: str):
-        """The value a run of this model gets for training setting ``name`` when it does not set one."""
-        from recstudio.training import TrainConfig
-
-        return self.training.get(name, getattr(TrainConfig(), name))
-
 
 #: Every model by name, in the order the window and ``recstudio models`` list them.
 MODEL_SPECS: dict[str, ModelSpec] = {}

@@ -114,14 +114,14 @@ def test_max_epochs_and_batch_follow_a_model_with_its_own_unless_the_analyst_set
     view.select_model("sasrec")
     assert (view.epochs_spin.value(), view.batch_spin.value()) == (TrainConfig().epochs, TrainConfig().batch_size)
     view.select_model("lm-seq")  # an epoch reads every event through the language model: a few suffice
-    assert view.epochs_spin.value() == lm_seq.train_default("epochs") < TrainConfig().epochs
-    assert view.batch_spin.value() == lm_seq.train_default("batch_size") < TrainConfig().batch_size
+    assert view.epochs_spin.value() == lm_seq.training["epochs"] < TrainConfig().epochs
+    assert view.batch_spin.value() == lm_seq.training["batch_size"] < TrainConfig().batch_size
     view.select_model("sasrec")
     assert (view.epochs_spin.value(), view.batch_spin.value()) == (TrainConfig().epochs, TrainConfig().batch_size)
     view.epochs_spin.setValue(37)  # the analyst's own bound stays whatever model is picked
     view.select_model("lm-seq")
     assert view.epochs_spin.value() == 37
-    assert view.batch_spin.value() == lm_seq.train_default("batch_size")  # the batch still follows the model
+    assert view.batch_spin.value() == lm_seq.training["batch_size"]  # the batch still follows the model
     view.batch_spin.setValue(48)
     view.select_model("sasrec")
     assert (view.epochs_spin.value(), view.batch_spin.value()) == (37, 48)

@@ -279,8 +279,10 @@ class TrainingView(QWidget):
             widget.setToolTip(widget.toolTip() if trainable else
                               "This model is counted from the data, not trained; it has no training steps.")
         # a model with its own epoch bound or batch size (lm-seq) brings them, unless the analyst set others
+        from recstudio.training import TrainConfig
+
         for name, (spin, brought) in self._followed.items():
-            value = spec.train_default(name)
+            value = spec.training.get(name, getattr(TrainConfig(), name))
             if spin.value() == brought:
                 spin.setValue(value)
             self._followed[name] = (spin, value)
