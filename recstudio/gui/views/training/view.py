@@ -281,8 +281,9 @@ class TrainingView(QWidget):
         # a model with its own epoch bound or batch size (lm-seq) brings them, unless the analyst set others
         from recstudio.training import TrainConfig
 
+        defaults = TrainConfig()
         for name, (spin, brought) in self._followed.items():
-            value = spec.training.get(name, getattr(TrainConfig(), name))
+            value = spec.training.get(name, getattr(defaults, name))
             if spin.value() == brought:
                 spin.setValue(value)
             self._followed[name] = (spin, value)
