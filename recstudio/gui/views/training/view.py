@@ -168,6 +168,7 @@ class TrainingView(QWidget):
         self.epochs_spin = spin_box("maxEpochs", 1, 100000, defaults.epochs,
                                       "An upper bound: early stopping usually ends the run sooner.")
         self.batch_spin = spin_box("batchSize", 1, 65536, defaults.batch_size, "Training sequences per step.")
+        self._train_defaults = defaults
         # what the picked model brought for each (a model with its own, lm-seq's, sets them; the analyst's win)
         self._followed = {"epochs": (self.epochs_spin, defaults.epochs),
                           "batch_size": (self.batch_spin, defaults.batch_size)}
@@ -279,11 +280,8 @@ class TrainingView(QWidget):
             widget.setToolTip(widget.toolTip() if trainable else
                               "This model is counted from the data, not trained; it has no training steps.")
         # a model with its own epoch bound or batch size (lm-seq) brings them, unless the analyst set others
-        from recstudio.training import TrainConfig
-
-        defaults = TrainConfig()
         for name, (spin, brought) in self._followed.items():
-            value = spec.training.get(name, getattr(defaults, name))
+            value = spec.training.get(name, getattr(self._train_defaults, name))
             if spin.value() == brought:
                 spin.setValue(value)
             self._followed[name] = (spin, value)
