@@ -110,6 +110,13 @@ def command_line(argv: list[str] | None = None) -> str:
     return f"command: python benchmarks/{Path(sys.argv[0]).name}" + "".join(f" {shlex.quote(a)}" for a in args)
 
 
+def print_header() -> None:
+    """A blank line, then the command and the machine lines that head a benchmark's figures."""
+    print()
+    print(command_line())
+    print(machine_line())
+
+
 def machine_line(threads: str | None = None) -> str:
     """``machine: CPU, torch version, threads, cuda=...``; ``threads`` says how many threads did the work
     when that is not torch's default."""
@@ -216,12 +223,13 @@ def train_beside_peer(dataset, split, device: str = "cpu", seed: int | None = No
     """Our SASRec at its own defaults (``PEER_ARCH``, full softmax), early stopping on its own validation
     (seen items left out). Each validation is also scored with seen items ranked; that extra scoring is
     taken off our clock. The best epoch is then tested both ways."""
-    from recstudio.training import TrainConfig, Validated, drive, fit
+    from recstudio.training import Validated, drive, fit
     from recstudio.models import create_model, model_config
+    from recstudio.runs import check_train_config
     from recstudio.training.fit import seed_everything
     from recstudio.evaluation.evaluate import evaluate
 
-    config = TrainConfig(seed=42 if seed is None else seed)
+    config = check_train_config({"seed": 42 if seed is None else seed}, model="sasrec")  # sasrec's own defaults
     seed_everything(config.seed)
     model = create_model("sasrec", dataset.n_items, model_config("sasrec", dict(PEER_ARCH)))
     popularity = split.train_popularity()

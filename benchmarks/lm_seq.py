@@ -80,9 +80,7 @@ def main(argv=None) -> int:
 
 
 def report(args, results: dict) -> None:
-    print()
-    print(common.command_line())
-    print(common.machine_line())
+    common.print_header()
     summary = {}
     for name, rows in results.items():
         base = rows[0]["NDCG@10"] or float("nan")

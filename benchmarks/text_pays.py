@@ -124,9 +124,7 @@ def mean(rows: list[dict], part: str, key: str = "NDCG@10") -> float:
 
 
 def report(args, results: dict) -> None:
-    print()
-    print(common.command_line())
-    print(common.machine_line())
+    common.print_header()
     summary = {}
     for name, rows in results.items():
         base, lm = rows["sasrec"], rows["sasrec-lm"]
