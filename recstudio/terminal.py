@@ -73,8 +73,8 @@ class TrainReporter:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if k in ("HR@10", "NDCG@10"))
             mark = " *" if event.improved else ""
             self._line(f"epoch {event.epoch:>3} ({event.elapsed:6.1f} s) valid {shown}{mark}")
-        elif isinstance(event, Stage) and event.name == "encode" and 0 < event.fraction < 1:
-            if self.tty and time.monotonic() - self.last > 0.5:  # per-batch encoding progress: a line on a terminal
+        elif isinstance(event, Stage) and event.name in ("encode", "teacher") and 0 < event.fraction < 1:
+            if self.tty and time.monotonic() - self.last > 0.5:  # per-batch progress: one line on a terminal
                 self.last = time.monotonic()
                 print(f"\r  {event.text}   ", end="", file=sys.stderr, flush=True)
         elif isinstance(event, (Message, Stage)):

@@ -360,3 +360,40 @@ def test_an_lm_seq_teacher_distils_into_a_small_sasrec(files, tiny_gpt2, capsys)
                              "--json", "--workspace", ws)
     assert code == 0, err
     assert student["model"] == "sasrec" and student["status"] == "completed"
+
+
+def test_a_slow_teacher_is_read_once_before_the_first_epoch_which_then_trains_at_the_students_pace(tiny_gpt2):
+    from recstudio.data import leave_one_out
+    from recstudio.models import create_model, model_config
+    from recstudio.training import Stage, Step, TrainConfig, drive, fit
+    from recstudio.training.distill import Distillation
+    from tests.test_training import _dataset
+
+    dataset = _dataset(n_users=30, n_items=len(TEXTS), length=8)
+    teacher = make(tiny_gpt2, TEXTS, max_len=5, cpu_bf16=False).eval()
+    student = create_model("sasrec", len(TEXTS), model_config("sasrec", {"hidden": 16, "heads": 1, "max_len": 6}))
+    distilled = Distillation(student, teacher)
+    seen = []  # (event, windows the teacher had read by then)
+    result = drive(fit(distilled, leave_one_out(dataset), TrainConfig(epochs=2, batch_size=8), device="cpu"),
+                   lambda event: seen.append((event, distilled.memo.read)))
+    assert result.status == "completed"
+    stages = [(e, read) for e, read in seen if isinstance(e, Stage) and e.name == "teacher"]
+    steps = [(e, read) for e, read in seen if isinstance(e, Step)]
+    first_step = next(i for i, (e, _) in enumerate(seen) if isinstance(e, Step))
+    assert stages and all(seen.index(s) < first_step for s in stages)  # read before training starts
+    fractions = [e.fraction for e, _ in stages]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert stages[-1][0].text.startswith("Teacher read: ") and "histories kept" in stages[-1][0].text
+    read_before = stages[-1][1]
+    assert read_before > 0
+    # the first epoch's windows are the ones read: its steps ask the teacher for nothing
+    assert all(read == read_before for e, read in steps if e.epoch == 1)
+
+    # cancelled while the teacher is read: no step is taken
+    again = Distillation(create_model("sasrec", len(TEXTS), model_config("sasrec", {"hidden": 16, "heads": 1})),
+                         teacher)
+    events = []
+    outcome = drive(fit(again, leave_one_out(dataset), TrainConfig(epochs=2, batch_size=8), device="cpu",
+                        cancelled=lambda: any(isinstance(e, Stage) and e.name == "teacher" for e in events)),
+                    events.append)
+    assert outcome.status == "cancelled" and not any(isinstance(e, Step) for e in events)

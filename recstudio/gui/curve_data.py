@@ -1,5 +1,5 @@
 """Loss curves as numbers, no widgets: TensorBoard's smoothing, growable plot buffers, a stored run's
-curve as arrays, and the duration and axis-end formatting the plots use."""
+curve as arrays, and the axis-end formatting the plots use."""
 
 from __future__ import annotations
 
@@ -129,19 +129,3 @@ def nice_ceiling(value: float) -> float:
         if m * base >= value * (1 - 1e-12):
             return m * base
     return 10.0 * base
-
-
-def format_duration(seconds: float | None) -> str:
-    """``75`` → ``1 min 15 s``; ``4000`` → ``1 h 6 min``."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = max(0.0, float(seconds))
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

@@ -14,8 +14,9 @@ from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from recstudio.gui.curve_data import (  # noqa: F401 (re-exported: the views and tests import them from here)
-    CurveArrays, GrowableColumns, curve_arrays, debiased_ema, format_duration, nice_ceiling,
+    CurveArrays, GrowableColumns, curve_arrays, debiased_ema, nice_ceiling,
 )
+from recstudio.training.estimate import format_duration  # noqa: F401 (re-exported, as above)
 
 #: The run being trained now is drawn in this colour (TensorBoard's orange) ...
 LIVE_COLOUR = "#e8710a"

@@ -19,8 +19,10 @@ module tree, so it is neither trained nor saved, yet it follows the student to t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -100,6 +102,44 @@ class Distillation(Wrapped):
         self.teacher._apply(fn, *args, **kwargs)  # moved with the student to the training device
         return self
 
+    def prepare(self, windows: np.ndarray, batch_size: int, device):
+        """Before the first epoch, a slow teacher reads the epoch's training ``windows`` (as ``fit`` lays
+        them out) once, into its memo, yielding ``Stage("teacher", fraction, text)`` as it goes: the first
+        epoch then trains at the student's own pace and its progress and time left hold, instead of an
+        epoch that takes many times the others. Reading stops when the memo is full (what is left is read
+        as training meets it, as without this stage). A cheap teacher, or none asked (alpha 0), reads nothing."""
+        memo = self.memo
+        if memo is None or self.alpha == 0.0 or not len(windows):
+            return
+        from recstudio.training.estimate import format_duration
+        from recstudio.training.events import Stage
+
+        name, n = self.teacher.name, len(windows)
+        yield Stage("teacher", 0.0, f"Reading the teacher ({name}) once: its scores over {n:,} training windows "
+                                    "are kept, so the epochs train at the student's own pace")
+        started, done = time.perf_counter(), 0
+        with torch.no_grad():
+            for lo in range(0, n, batch_size):
+                if len(memo) >= memo.capacity:
+                    break
+                # the histories a student's batch reads (SASRec.make_batch): a window less its last cell,
+                # history-only cells (stored negated) read like the others
+                rows = np.abs(windows[lo : lo + batch_size, :-1])
+                memo.scores(torch.from_numpy(rows).to(device))
+                done = min(n, lo + batch_size)
+                if done < n:  # the last one's line is the summary below
+                    left = (time.perf_counter() - started) / done * (n - done)
+                    yield Stage("teacher", done / n, f"Reading the teacher: {done:,} of {n:,} windows, "
+                                                     f"about {format_duration(left)} left")
+        seconds = time.perf_counter() - started
+        kept = f"{len(memo):,} histories kept ({memo.nbytes() / 1e9:.2f} GB)"
+        if done < n:
+            text = (f"Teacher read for {done:,} of {n:,} windows in {format_duration(seconds)}; its memory is full "
+                    f"({kept}), so the rest is read as training meets it")
+        else:
+            text = f"Teacher read: {n:,} windows in {format_duration(seconds)}, {kept}"
+        yield Stage("teacher", 1.0, text)
+
     def _teacher_scores(self, histories: torch.Tensor) -> torch.Tensor:
         """The frozen teacher's scores at every position (in eval mode, without grad: a sasrec-lm teacher
         builds its item table, the adaptor over every item's text, once, not at every step); a slow
@@ -153,6 +193,10 @@ class ScoreMemo:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def nbytes(self) -> int:
+        """Memory the kept scores take."""
+        return len(self.rows) * 2 * self.teacher.n_items
+
     def scores(self, histories: torch.Tensor) -> torch.Tensor:
         """``teacher_position_scores(teacher, histories)`` [B, L, n_items], from the memo where it can."""
         b, length = histories.shape
@@ -196,3 +240,4 @@ class ScoreMemo:
         self.table[start:end] = values[picked].to("cpu", torch.float16)
         for offset, i in enumerate(picked):
             self.rows[keys[i]] = start + offset
+

@@ -130,3 +130,19 @@ class FinishEstimator:
             progress = min(1.0, self.step / max(1, min(expected_epoch * self.steps_per_epoch, self.planned_steps)))
         return FinishEstimate(epoch, epoch_left, most_left, expected_left, expected_epoch, self.max_epochs, reason,
                               progress)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``75`` → ``1 min 15 s``; ``4000`` → ``1 h 6 min``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

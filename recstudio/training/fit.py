@@ -317,6 +317,18 @@ def fit(
             "seconds": time.perf_counter() - start, "numpy_rng": rng.bit_generator.state,
         })
 
+    # a model with work to do once before training (a distillation whose slow teacher is read into its
+    # memo); its time is left out of the pace that the steps' rate and time left are worked out from.
+    # Under DDP each rank's windows are known only batch by batch, so they are read as training meets them
+    prepare, prepared = getattr(model, "prepare", None), 0.0
+    if prepare is not None and distributed is None and first_epoch <= config.epochs:
+        began = time.perf_counter()
+        for stage in prepare(windows, config.batch_size, dev):
+            if cancelled():
+                status, first_epoch = "cancelled", config.epochs + 1
+                break
+            yield stage
+        prepared = time.perf_counter() - began
     for epoch in range(first_epoch, config.epochs + 1):
         if epoch > 1:
             windows, window_baskets = windows_of_epoch()
@@ -372,8 +384,9 @@ def fit(
             step += 1
             samples += global_rows
             elapsed = time.perf_counter() - start
-            rate = samples / elapsed if elapsed > 0 else 0.0
-            eta = (planned - step) * elapsed / step if step else None
+            training = elapsed - prepared
+            rate = samples / training if training > 0 else 0.0
+            eta = (planned - step) * training / step if step else None
             yield Step(step, epoch, loss_value, rate, elapsed, eta, min(1.0, step / planned))
             if config.max_steps and step >= config.max_steps:
                 break

@@ -25,7 +25,7 @@ def planned_work(started, max_steps: int | None) -> tuple[int, int]:
 
 def progress_texts(estimate, step: int, steps_per_epoch: int) -> tuple[str, str]:
     """(progress bar text, time-left text) for a :class:`recstudio.training.estimate.FinishEstimate`."""
-    from recstudio.gui.curve_data import format_duration
+    from recstudio.training.estimate import format_duration
 
     epoch = estimate.epoch
     if estimate.expected_epoch is not None and estimate.expected_epoch < estimate.most_epochs:
@@ -208,7 +208,7 @@ def validation_text(v) -> str:
 
 def outcome_texts(outcome) -> tuple[list[str], str, str]:
     """(log lines, status line, status level) for a finished run's :class:`recstudio.runs.RunOutcome`."""
-    from recstudio.gui.curve_data import format_duration
+    from recstudio.training.estimate import format_duration
 
     epochs = f"{outcome.epochs} epoch{'s' if outcome.epochs != 1 else ''}"
     if outcome.status == "cancelled":

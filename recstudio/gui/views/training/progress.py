@@ -16,6 +16,10 @@ from recstudio.gui.plots import LIVE_COLOUR, LiveCurves, ValidationPlot, curve_a
 from recstudio.gui.views.training.presenter import LIVE, VALIDATION_METRICS, progress_texts
 
 
+#: Stages before the first step (``Stage.name``) and what the bar says while each runs.
+PREPARING = {"encode": "Encoding item text", "teacher": "Reading the teacher"}
+
+
 class LiveProgress(QWidget):
     """What a run is doing, as it does it; stored runs can be drawn beside it for comparison."""
 
@@ -106,10 +110,11 @@ class LiveProgress(QWidget):
         self.loss_curves.set_points(LIVE, earlier.steps, earlier.wall_times, earlier.losses)
         self.validation_plot.set_points(LIVE, earlier.epochs, earlier.metrics)
 
-    def show_encoding(self, fraction: float) -> None:
-        """Item text for a language-model model: the bar shows the encoding until training starts."""
+    def show_preparing(self, what: str, fraction: float) -> None:
+        """A stage before training (a language-model model's item text, a slow teacher's first reading):
+        the bar shows it until training starts."""
         self.progress_bar.setValue(int(fraction * 1000))
-        self.progress_bar.setFormat(f"Encoding item text · {fraction:.0%}")
+        self.progress_bar.setFormat(f"{what} · {fraction:.0%}")
 
     def add_steps(self, steps, walls, losses, last, estimate, steps_per_epoch: int) -> None:
         """One batch of training steps: one setData however many steps arrived, then the pace of the last

@@ -19,7 +19,7 @@ from recstudio.gui.views.training.presenter import (
     validation_text,
 )
 from recstudio.gui.views.training.comparison import RunComparison
-from recstudio.gui.views.training.progress import LiveProgress
+from recstudio.gui.views.training.progress import PREPARING, LiveProgress
 from recstudio.gui.views.training.settings_form import ModelSettingsForm, spin_box
 from recstudio.gui.views.training.source_run import SourceRunPicker
 
@@ -488,8 +488,8 @@ class TrainingView(QWidget):
                 self._on_started(event)
             elif isinstance(event, Message):
                 self._log(event.text)
-            elif isinstance(event, Stage) and event.name == "encode":
-                self.live.show_encoding(event.fraction)
+            elif isinstance(event, Stage) and event.name in PREPARING:
+                self.live.show_preparing(PREPARING[event.name], event.fraction)
                 self._set_status(event.text)
                 if event.fraction in (0.0, 1.0) and event.text:
                     self._log(event.text)
