@@ -63,8 +63,8 @@ class Constant(Recommender):
 @pytest.mark.parametrize("name", model_names())
 def test_a_registry_entry_and_its_model_class_agree(name):
     spec, cls = MODEL_SPECS[name], model_class(name)
-    assert (cls.name, cls.config_class, cls.trainable, cls.uses_item_text) == (
-        spec.name, spec.config_class, spec.trainable, spec.uses_item_text)
+    assert (cls.name, cls.config_class, cls.trainable, cls.uses_item_text, cls.distillable) == (
+        spec.name, spec.config_class, spec.trainable, spec.uses_item_text, spec.distillable)
 
 
 @pytest.mark.parametrize("name", model_names())

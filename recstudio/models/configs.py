@@ -29,6 +29,7 @@ class ModelSpec:
     trainable: bool = True
     uses_item_text: bool = False  # built with the items' text vectors (settings encoder/template/pooling)
     uses_item_strings: bool = False  # also built with the items' rendered texts (it reads them itself)
+    distillable: bool = False  # can learn as a distillation student (``Recommender.distillable``)
     # A run can start from a finished run of this model on another catalogue (``Recommender.start_from``);
     # these settings shape the weights it carries over, or the text vectors they read, so they come from
     # that run. Empty: the model cannot start from another run.
@@ -112,7 +113,7 @@ class SASRecConfig:
 
 register(ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,
                    "Self-attentive sequential recommendation (Kang & McAuley 2018), full-softmax loss (or a "
-                   "log-Q-corrected sampled softmax for large catalogues)."))
+                   "log-Q-corrected sampled softmax for large catalogues).", distillable=True))
 
 
 @dataclass
@@ -151,7 +152,7 @@ class SASRecLMConfig(SASRecConfig):
 register(ModelSpec("sasrec-lm", "recstudio.models.sasrec_lm", "SASRecLM", SASRecLMConfig,
                    "SASRec whose item vectors fuse id embeddings with frozen language-model text vectors "
                    "(UniSRec-style adaptor); items never seen in training are placed by their text.",
-                   uses_item_text=True,
+                   uses_item_text=True, distillable=True,
                    transfer_settings=("hidden", "layers", "heads", "max_len", "scale_inputs", "encoder", "template",
                                       "pooling", "fusion", "adaptor", "experts")))
 

@@ -35,7 +35,7 @@ from recstudio.runs.recommend import (
 from recstudio.runs.scoring import Recommendation, best_items, check_k, score_history
 from recstudio.runs.training import (
     CURVE_FLUSH_SECONDS, Cancelled, RunOutcome, TrainRequest, check_train_config, encoding_stages, fit_and_record,
-    item_text_stages, request_dataset, resume_point, text_inputs, train_run,
+    item_text_stages, request_dataset, resume_point, teacher_runs, text_inputs, train_run,
 )
 
 __all__ = [
@@ -50,6 +50,6 @@ __all__ = [
     "metrics_line", "neutralise_cell", "seen_targets_note", "neutralise_formulas", "open_inspector", "options_key", "parse_import", "query_job",
     "quantise_run", "recommend", "recommend_all", "recommend_diverse", "recommend_query", "recommend_scenario",
     "request_dataset", "resume_point", "run_split", "save_import", "scenario_for", "scenario_of", "score_history",
-    "stored_metrics", "summarise_user", "text_inputs", "train_run", "training_state_dir", "update_run", "update_summary",
+    "stored_metrics", "summarise_user", "teacher_runs", "text_inputs", "train_run", "training_state_dir", "update_run", "update_summary",
     "user_events", "write_cluster_job",
 ]

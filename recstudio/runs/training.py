@@ -4,6 +4,7 @@ torchrun rank), test the best checkpoint and record it all in the workspace."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Generator
 
@@ -221,8 +222,8 @@ def request_dataset(workspace, request: TrainRequest, progress=None):
 
 def _distill_settings(request: TrainRequest) -> dict[str, float]:
     """Checked temperature and alpha of a distillation request (user errors before any work)."""
-    from recstudio.models import model_class
-    from recstudio.training.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_settings
+    from recstudio.models import model_spec
+    from recstudio.training.distill_settings import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_settings
 
     if request.distributed:
         raise RecStudioError("Distillation runs in one process; leave out --distributed.")
@@ -230,12 +231,22 @@ def _distill_settings(request: TrainRequest) -> dict[str, float]:
     if unknown:
         raise RecStudioError(f"Unknown distillation setting(s) {', '.join(sorted(unknown))}; "
                              "they are temperature and alpha.")
-    if not model_class(request.model).distillable:
+    if not model_spec(request.model).distillable:
         raise RecStudioError(f"A distilled student must be sasrec or sasrec-lm (a sequence model scored against an "
                              f"item table), not {request.model!r}.")
     values = {"temperature": DEFAULT_TEMPERATURE, "alpha": DEFAULT_ALPHA, **(request.distill or {})}
     temperature, alpha = check_settings(values["temperature"], values["alpha"])
     return {"temperature": temperature, "alpha": alpha}
+
+
+def teacher_runs(workspace, dataset_id: int) -> list:
+    """The runs on dataset ``dataset_id`` a student can learn from (completed, with a checkpoint), newest first."""
+    out = []
+    for run in reversed(workspace.list_runs(dataset_id)):
+        checkpoint = workspace.artefacts(run.id).get("checkpoint")
+        if run.status == "completed" and checkpoint is not None and Path(checkpoint).exists():
+            out.append(run)
+    return out
 
 
 def _load_teacher(workspace, teacher_ref):

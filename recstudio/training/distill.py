@@ -20,7 +20,6 @@ module tree, so it is neither trained nor saved, yet it follows the student to t
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import torch
@@ -28,27 +27,13 @@ import torch.nn.functional as F
 
 from recstudio.errors import RecStudioError
 from recstudio.models.sasrec import at_readout
+from recstudio.training.distill_settings import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_settings
 from recstudio.training.wrappers import Wrapped
 
-DEFAULT_TEMPERATURE = 2.0
-DEFAULT_ALPHA = 0.5
 #: Most memory a slow teacher's kept scores take (float16 rows of every item's score, on the CPU); the
 #: histories read after it is full are scored again each time they come (ml-100k: 100k events x 1,682
 #: items, 0.34 GB; the sample: 0.42 GB).
 MEMO_BYTES = 2 * 1024**3
-
-
-def check_settings(temperature: Any, alpha: Any) -> tuple[float, float]:
-    """``(temperature, alpha)`` as floats, or a user error saying what is allowed."""
-    try:
-        temperature, alpha = float(temperature), float(alpha)
-    except (TypeError, ValueError):
-        raise RecStudioError(f"Distillation needs numbers: temperature {temperature!r}, alpha {alpha!r}.") from None
-    if not 0.0 < temperature <= 100.0:
-        raise RecStudioError(f"The distillation temperature must be above 0 (usually 1-5), got {temperature:g}.")
-    if not 0.0 <= alpha <= 1.0:
-        raise RecStudioError(f"alpha (the weight of the teacher's soft targets) must be between 0 and 1, got {alpha:g}.")
-    return temperature, alpha
 
 
 def check_student(student) -> None:

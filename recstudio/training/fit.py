@@ -427,8 +427,9 @@ def fit(
         model.load_state_dict(best_state)
     model.eval()
     elapsed = time.perf_counter() - start
+    training = elapsed - prepared  # the rate of training, a slow teacher's first reading left out
     return FitResult(status, epochs_done, best_epoch, step, elapsed, seconds_to_best, best_metrics,
-                     samples / elapsed if elapsed else 0.0, checkpoint)
+                     samples / training if training > 0 else 0.0, checkpoint)
 
 
 def _validate_sharded(model, split, config: TrainConfig, distributed, device: str, cancelled) -> dict[str, float]:

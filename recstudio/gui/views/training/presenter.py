@@ -116,16 +116,19 @@ def fallback_devices() -> list[tuple[str, str]]:
 # requests ----------------------------------------------------------------------------------------
 def train_request(dataset_id: int, model: str, model_config: dict[str, Any], *, epochs: int, batch_size: int,
                   lr: float, patience: int, seed: int, max_steps: int, split: str, device: str | None,
-                  workspace: str, init_from: int | None = None):
+                  workspace: str, init_from: int | None = None, teacher: dict[str, Any] | None = None):
     """The :class:`recstudio.runs.TrainRequest` of the form's settings (``max_steps`` 0: no limit;
-    ``init_from``: the run it starts from, where one is picked; with it, ``epochs`` 0 is a zero-shot test)."""
+    ``init_from``: the run it starts from, where one is picked; with it, ``epochs`` 0 is a zero-shot test;
+    ``teacher``: the request's fields of a teacher picked, its split among them, see
+    ``TeacherRunPicker.request_fields``)."""
     from recstudio.runs import TrainRequest
 
+    teacher = dict(teacher or {})
     return TrainRequest(
         dataset=dataset_id, model=model, model_config=model_config,
         train_config={"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "seed": seed,
                       "max_steps": max_steps or None},
-        split=split, device=device or "auto", workspace=workspace, init_from=init_from,
+        split=teacher.pop("split", split), device=device or "auto", workspace=workspace, init_from=init_from, **teacher,
     )
 
 

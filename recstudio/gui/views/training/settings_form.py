@@ -178,6 +178,20 @@ def set_editor_value(editor: QWidget, value: Any) -> None:
         editor.setText("" if value is None else str(value))
 
 
+def secondary_label(name: str) -> QLabel:
+    """A wrapping label for secondary text (a model's description): muted, still readable (a disabled
+    label is too faint)."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    palette = label.palette()
+    muted = palette.color(palette.ColorRole.WindowText)
+    muted.setAlpha(175)
+    palette.setColor(palette.ColorRole.WindowText, muted)
+    label.setPalette(palette)
+    return label
+
+
 def spin_box(name: str, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     """An integer spin box for a form row, named ``name`` (tests and style sheets find it by name)."""
     spin = QSpinBox()

@@ -20,8 +20,9 @@ from recstudio.gui.views.training.presenter import (
 )
 from recstudio.gui.views.training.comparison import RunComparison
 from recstudio.gui.views.training.progress import PREPARING, LiveProgress
-from recstudio.gui.views.training.settings_form import ModelSettingsForm, spin_box
+from recstudio.gui.views.training.settings_form import ModelSettingsForm, secondary_label, spin_box
 from recstudio.gui.views.training.source_run import SourceRunPicker
+from recstudio.gui.views.training.teacher_run import TeacherRunPicker
 
 
 class TrainingView(QWidget):
@@ -139,14 +140,7 @@ class TrainingView(QWidget):
         for name, spec in MODEL_SPECS.items():
             self.model_combo.addItem(spec.class_name, name)
             self.model_combo.setItemData(self.model_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
-        self.model_description = QLabel()
-        self.model_description.setObjectName("modelDescription")
-        self.model_description.setWordWrap(True)
-        secondary = self.model_description.palette()
-        muted = secondary.color(secondary.ColorRole.WindowText)
-        muted.setAlpha(175)  # secondary text, still readable (a disabled label is too faint)
-        secondary.setColor(secondary.ColorRole.WindowText, muted)
-        self.model_description.setPalette(secondary)
+        self.model_description = secondary_label("modelDescription")
         self.settings_holder = QVBoxLayout()
         self.settings_holder.setContentsMargins(0, 4, 0, 0)
         self.model_form: ModelSettingsForm | None = None
@@ -154,7 +148,9 @@ class TrainingView(QWidget):
         model_layout.addWidget(self.model_description)
         model_layout.addLayout(self.settings_holder)
         self.source_picker = SourceRunPicker(self.context, self)  # shown for a model that can start from a run
+        self.teacher_picker = TeacherRunPicker(self.context, self.source_picker, self)  # ... learn from a teacher
         model_layout.addWidget(self.source_picker)
+        model_layout.addWidget(self.teacher_picker)
         self.model_combo.currentIndexChanged.connect(lambda _i: self._model_changed())
         return model_box
 
@@ -286,6 +282,7 @@ class TrainingView(QWidget):
                 spin.setValue(value)
             self._followed[name] = (spin, value)
         self.source_picker.follow(spec.name, self.model_form, self.epochs_spin)
+        self.teacher_picker.follow(spec.name, self.split_combo)
 
     def select_model(self, name: str) -> None:
         self.model_combo.setCurrentIndex(self.model_combo.findData(name))
@@ -354,6 +351,7 @@ class TrainingView(QWidget):
             patience=self.patience_spin.value(), seed=self.seed_spin.value(), max_steps=self.max_steps_spin.value(),
             split=self.split_combo.currentData(), device=self.device_combo.currentData(),
             workspace=str(self.context.workspace_path), init_from=self.source_picker.run_id(),
+            teacher=self.teacher_picker.request_fields(),
         )
 
     def start_training(self) -> bool:
@@ -443,7 +441,8 @@ class TrainingView(QWidget):
         self.start_button.setEnabled(self.context.dataset is not None and not busy)
         self.export_job_button.setEnabled(self.context.dataset is not None and not busy)
         self.stop_button.setEnabled(self._running)
-        for widget in (self.model_combo, self.model_form, self.source_picker, self.split_combo, self.device_combo):
+        # the teacher picker holds the Split choice too (locked to a picked teacher's split)
+        for widget in (self.model_combo, self.model_form, self.source_picker, self.teacher_picker, self.device_combo):
             if widget is not None:
                 widget.setEnabled(not self._running)
         if self.context.dataset is None:
