@@ -57,7 +57,8 @@ def _kl_to_teacher(workspace, teacher_id: int, student_id: int) -> float:
 
 
 def test_distilled_student_is_closer_to_its_teacher_than_one_trained_alone(trained, capsys):
-    ws, common = trained["workspace"], ["--model", "sasrec", "--set", "hidden=16", "--set", "heads=1",
+    # both students start at random: a start from co-occurrence already brings either one nearer the teacher
+    ws, common = trained["workspace"], ["--model", "sasrec", "--set", "hidden=16", "--set", "heads=1", "--set", "init=random",
                                         "--batch-size", "16", "--epochs", "6", "--patience", "100", "--seed", "3"]
     code, alone, _ = cli(capsys, "train", trained["events"], *common, "--workspace", ws, "--json", "--quiet")
     assert code == 0

@@ -16,7 +16,7 @@ from recstudio.knowledge.text import DEFAULT_TEMPLATE
 
 # Settings added after runs were saved without them: a saved config that lacks one was trained with
 # this value (not with today's default), so checkpoints and resumed runs read it back as it was.
-LEGACY_SETTINGS = {"scale_inputs": True, "targets": "last", "cpu_bf16": False}
+LEGACY_SETTINGS = {"scale_inputs": True, "targets": "last", "cpu_bf16": False, "init": "random"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ class SASRecConfig:
     scale_inputs: bool = setting(False, "Multiply item vectors by the square root of hidden before position "
                                  "vectors are added (the original SASRec). Off, the last items read weigh less in "
                                  "the output, so items already seen are ranked less high.", label="Scale inputs")
+    init: str = setting("cooccurrence", "How item vectors start. cooccurrence: from which items the same users have "
+                        "(the top singular vectors of the training data's user-item matrix, each side normalised by "
+                        "its counts, as item-KNN's cosine is), so training starts from what goes together; random: "
+                        "small random vectors (the original SASRec).", label="Item vectors start",
+                        choices=("cooccurrence", "random"))
 
     def __post_init__(self):
         if self.heads >= 1 and self.hidden % self.heads:
@@ -109,6 +114,8 @@ class SASRecConfig:
             )
         if self.loss not in ("full", "sampled"):
             raise RecStudioError(f"Setting 'loss' must be full or sampled; got {self.loss!r}.")
+        if self.init not in ("cooccurrence", "random"):
+            raise RecStudioError(f"Setting 'init' must be cooccurrence or random; got {self.init!r}.")
 
 
 register(ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,

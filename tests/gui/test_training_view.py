@@ -98,7 +98,7 @@ def test_the_form_follows_the_model(view):
     assert isinstance(dropout, QDoubleSpinBox) and dropout.value() == pytest.approx(0.2)
     assert dropout.maximum() == pytest.approx(0.9) and dropout.singleStep() == pytest.approx(0.05)
     assert view.model_form.values() == {"hidden": 64, "layers": 2, "heads": 2, "max_len": 50, "dropout": 0.2,
-                                        "loss": "full", "negatives": 1024, "scale_inputs": False}
+                                        "loss": "full", "negatives": 1024, "scale_inputs": False, "init": "cooccurrence"}
     assert view.lr_spin.isEnabled()
     boxes = {n for n, e in view.model_form.editors.items() if isinstance(e, QCheckBox)}
     assert boxes == {"scale_inputs"} and not view.model_form.editors["scale_inputs"].isChecked()
