@@ -114,8 +114,9 @@ class SASRecConfig:
             )
         if self.loss not in ("full", "sampled"):
             raise RecStudioError(f"Setting 'loss' must be full or sampled; got {self.loss!r}.")
-        if self.init not in ("cooccurrence", "random"):
-            raise RecStudioError(f"Setting 'init' must be cooccurrence or random; got {self.init!r}.")
+        choices = self.__dataclass_fields__["init"].metadata["choices"]
+        if self.init not in choices:
+            raise RecStudioError(f"Setting 'init' must be one of {', '.join(choices)}; got {self.init!r}.")
 
 
 register(ModelSpec("sasrec", "recstudio.models.sasrec", "SASRec", SASRecConfig,

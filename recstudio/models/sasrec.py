@@ -162,7 +162,7 @@ class SASRec(Recommender):
         weights = np.bincount(train_items, minlength=self.n_items).astype(np.float64) + 1.0
         p = weights / weights.sum()
         self._log_p, self._cdf = np.log(p), np.cumsum(p)
-        if self._fresh and getattr(self.config, "init", "random") == "cooccurrence" and self.item_embedding is not None:
+        if self._fresh and self.config.init == "cooccurrence" and self.item_embedding is not None:
             vectors = cooccurrence_vectors(train_indptr, train_items, self.n_items, self.config.hidden)
             with torch.no_grad():
                 rows = self.item_embedding.weight[1:]

@@ -11,7 +11,7 @@ from recstudio.runs.derived import (
     QuantisedRun, UpdateOutcome, UpdateRequest, quantise_run, update_run, update_summary,
 )
 from recstudio.runs.evaluating import (
-    TEST_KS, evaluate_run, evaluate_split, load_run_model, metrics_line, run_split, seen_targets_note,
+    TEST_KS, checkpoint_of, evaluate_run, evaluate_split, load_run_model, metrics_line, run_split, seen_targets_note,
     stored_metrics,
 )
 from recstudio.runs.explaining import (
@@ -43,7 +43,7 @@ __all__ = [
     "INSPECTION_MODES", "ImportIdentity", "ImportRequest", "PART_TEST", "PART_TRAIN", "PART_VALIDATION", "QUERY_MODEL_WEIGHT",
     "QUERY_SEED_ITEMS", "QuantisedRun", "RESUMABLE", "Recommendation", "RunConfig", "RunInspector", "RunOutcome",
     "TEST_KS", "TRAINING_STATE", "TrainRequest", "UpdateOutcome", "UpdateRequest", "UserInspection", "best_items",
-    "check_k", "check_train_config", "dataset_named", "diversity_report", "encoding_stages", "evaluate_run",
+    "check_k", "check_train_config", "checkpoint_of", "dataset_named", "diversity_report", "encoding_stages", "evaluate_run",
     "evaluate_split", "explain", "explain_recommendation", "explain_scenario", "explain_scenario_job",
     "faithfulness_report", "file_or_dataset", "fit_and_record", "import_cluster_run",
     "import_identity", "import_or_reuse", "inspect_user", "intra_list_diversity", "item_indices", "item_text_stages", "load_run_model",

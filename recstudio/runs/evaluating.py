@@ -57,13 +57,19 @@ def metrics_line(metrics: dict[str, Any]) -> str:
     return ", ".join(f"{k} {metrics[k]:.4f}" for k in ("HR@10", "NDCG@10", "MRR@10") if k in metrics)
 
 
+def checkpoint_of(workspace, run_id: int) -> Path | None:
+    """The folder of a run's best checkpoint, when it is on disk (None: never written, or deleted)."""
+    path = workspace.artefacts(run_id).get("checkpoint")
+    return Path(path) if path is not None and Path(path).exists() else None
+
+
 def load_run_model(workspace, run_id, device: str = "cpu"):
     """``(run, model, meta)``: the run's record, its best model (eval mode) and its :class:`CheckpointMeta`."""
     from recstudio.training import load_checkpoint
 
     run = workspace.run(run_id)
-    path = workspace.artefacts(run.id).get("checkpoint")
-    if path is None or not Path(path).exists():
+    path = checkpoint_of(workspace, run.id)
+    if path is None:
         raise RecStudioError(
             f"Run {run.id} has no checkpoint (status {run.status}); train it again with `recstudio train`."
         )

@@ -4,13 +4,12 @@ torchrun rank), test the best checkpoint and record it all in the workspace."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Generator
 
 from recstudio.errors import RecStudioError
-from recstudio.runs.evaluating import (evaluate_split, load_run_model, metrics_line, run_split, seen_targets_note,
-                                      stored_metrics)
+from recstudio.runs.evaluating import (checkpoint_of, evaluate_split, load_run_model, metrics_line, run_split,
+                                      seen_targets_note, stored_metrics)
 from recstudio.runs.importing import ImportRequest, dataset_named, import_or_reuse
 from recstudio.runs.record import RESUMABLE, CheckpointMeta, RunConfig, training_state_dir
 
@@ -241,12 +240,8 @@ def _distill_settings(request: TrainRequest) -> dict[str, float]:
 
 def teacher_runs(workspace, dataset_id: int) -> list:
     """The runs on dataset ``dataset_id`` a student can learn from (completed, with a checkpoint), newest first."""
-    out = []
-    for run in reversed(workspace.list_runs(dataset_id)):
-        checkpoint = workspace.artefacts(run.id).get("checkpoint")
-        if run.status == "completed" and checkpoint is not None and Path(checkpoint).exists():
-            out.append(run)
-    return out
+    return [run for run in reversed(workspace.list_runs(dataset_id))
+            if run.status == "completed" and checkpoint_of(workspace, run.id) is not None]
 
 
 def _load_teacher(workspace, teacher_ref):

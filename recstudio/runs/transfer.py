@@ -9,11 +9,10 @@ shape the carried weights or the text they read (the spec's ``transfer_settings`
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from recstudio.errors import RecStudioError
-from recstudio.runs.evaluating import load_run_model
+from recstudio.runs.evaluating import checkpoint_of, load_run_model
 from recstudio.runs.record import CheckpointMeta, RunConfig
 
 
@@ -42,8 +41,7 @@ def source_problem(workspace, run, model: str) -> str | None:
     if settings.quantisation:
         return (f"Run {run.id} is an int8 copy (of run {settings.quantised_from}) for inference; start from run "
                 f"{settings.quantised_from}, whose weights are whole.")
-    checkpoint = workspace.artefacts(run.id).get("checkpoint")
-    if checkpoint is None or not Path(checkpoint).exists():
+    if checkpoint_of(workspace, run.id) is None:
         return f"Run {run.id} has no checkpoint (status {run.status}); train it again with `recstudio train`."
     return None
 

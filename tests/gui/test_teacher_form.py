@@ -16,11 +16,11 @@ TINY = {"hidden": 16, "layers": 1, "heads": 1, "max_len": 8}
 def teacher(window, tmp_path):
     """A dataset imported and opened, and a small sasrec-lm run trained on it (leave-one-out)."""
     from recstudio.runs import ImportRequest, TrainRequest, import_or_reuse, train_run
-    from tests.gui.test_transfer_form import _drive
+    from recstudio.training import drive
 
     ws = window.context.workspace
     record, _ = import_or_reuse(ws, ImportRequest(*(str(p) for p in successor_catalogue(tmp_path, "a", seed=0))))
-    run = _drive(train_run(TrainRequest(
+    run = drive(train_run(TrainRequest(
         model="sasrec-lm", dataset=record.id, model_config=TINY, device="cpu", split="leave-one-out",
         workspace=str(window.context.workspace_path), train_config={"epochs": 2, "max_steps": 20, "batch_size": 32})))
     assert run.status == "completed"

@@ -51,14 +51,10 @@ def run_label(run, *, metric: str = "NDCG@10") -> str:
 
 def inspectable_runs(workspace) -> list:
     """Finished runs (completed or cancelled) whose checkpoint is on disk, newest first."""
-    runs = []
-    for run in reversed(workspace.list_runs()):
-        if run.status not in INSPECTABLE:
-            continue
-        path = workspace.artefacts(run.id).get("checkpoint")
-        if path is not None and path.exists():
-            runs.append(run)
-    return runs
+    from recstudio.runs import checkpoint_of
+
+    return [run for run in reversed(workspace.list_runs())
+            if run.status in INSPECTABLE and checkpoint_of(workspace, run.id) is not None]
 
 
 def load_job_name(run_id: int) -> str:

@@ -140,13 +140,27 @@ def source_runs(workspace, model: str) -> list[tuple[int, str, str]]:
 
     out = []
     for run in transfer_sources(workspace, model):
-        test = (run.metrics or {}).get("test", {})
-        score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
-        out.append((run.id, f"Run {run.id} · {run.dataset_name}{score}",
+        out.append((run.id, f"Run {run.id} · {run.dataset_name}{test_score(run)}",
                     f"Run {run.id} ({run.model} on {run.dataset_name!r}): the new run starts from its transformer, "
                     "text adaptor and fusion weights, reads this dataset's item text with its encoder and template, "
                     "and learns its own id vectors from zero."))
     return out
+
+
+def teacher_choices(workspace, dataset_id: int) -> list[tuple[int, str, str]]:
+    """``(run id, text, tooltip)`` of the runs on dataset ``dataset_id`` a student can learn from
+    (:func:`recstudio.runs.teacher_runs`), newest first."""
+    from recstudio.runs import teacher_runs
+
+    return [(run.id, f"Run {run.id} · {run.model} · {run.split}{test_score(run)}",
+             f"Run {run.id} ({run.model}, {run.split} split): the student learns its scores beside the data, on the "
+             "same split.") for run in teacher_runs(workspace, dataset_id)]
+
+
+def test_score(run) -> str:
+    """" · NDCG@10 0.1263" for a run with a test figure, else ""."""
+    test = (run.metrics or {}).get("test", {})
+    return f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
 
 
 def source_settings(workspace, run_id: int, model: str) -> dict[str, Any]:
@@ -183,10 +197,8 @@ def comparison_entry(run) -> tuple[str, str]:
     """The comparison list's text and tooltip for a stored run."""
     from recstudio.runs import RunConfig
 
-    test = (run.metrics or {}).get("test", {})
-    score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
     status = "" if run.status == "completed" else f" · {run.status}"
-    text = f"Run {run.id} · {run.model}{status}{score}"
+    text = f"Run {run.id} · {run.model}{status}{test_score(run)}"
     settings = ", ".join(f"{k} {v}" for k, v in RunConfig.of(run).model.items())
     return text, (f"{text}\n{settings}" if settings else text)
 

@@ -192,6 +192,19 @@ def secondary_label(name: str) -> QLabel:
     return label
 
 
+def double_spin_box(name: str, lo: float, hi: float, value: float, tip: str, *, decimals: int,
+                    step: float) -> QDoubleSpinBox:
+    """A decimal spin box for a form row, named ``name`` as :func:`spin_box`'s are."""
+    spin = QDoubleSpinBox()
+    spin.setObjectName(name)
+    spin.setDecimals(decimals)
+    spin.setRange(lo, hi)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
 def spin_box(name: str, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     """An integer spin box for a form row, named ``name`` (tests and style sheets find it by name)."""
     spin = QSpinBox()

@@ -48,25 +48,12 @@ class SourceRunPicker(QWidget):
 
     def refresh(self) -> None:
         """List the runs again (a run finished, or another model was picked), keeping the one picked."""
-        keep = self.combo.currentData()
-        runs = source_runs(self.context.workspace, self._model) if self._model else []
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItem(NONE_TEXT, None)
-        for run_id, text, tip in runs:
-            self.combo.addItem(text, run_id)
-            self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.combo.setCurrentIndex(max(0, self.combo.findData(keep)) if keep is not None else 0)
-        self.combo.blockSignals(False)
+        fill_run_choices(self.combo, NONE_TEXT, source_runs(self.context.workspace, self._model) if self._model else [])
         self.setVisible(self._offered())
         self._apply()
 
     def select_run(self, run_id: int | None) -> bool:
-        index = self.combo.findData(run_id)
-        if index < 0:
-            return False
-        self.combo.setCurrentIndex(index)
-        return True
+        return select_run_in(self.combo, run_id)
 
     def run_id(self) -> int | None:
         """The run picked to start from (None: none, or a model that cannot start from a run)."""
@@ -86,3 +73,26 @@ class SourceRunPicker(QWidget):
             zero_shot = run_id is not None
             self._epochs.setSpecialValueText(ZERO_SHOT_TEXT if zero_shot else "")
             self._epochs.setMinimum(0 if zero_shot else 1)
+
+
+def fill_run_choices(combo: QComboBox, none_text: str, choices: list[tuple[int, str, str]]) -> None:
+    """Fill a run picker: ``none_text`` (data None) first, then each ``(run id, text, tooltip)``, keeping the run
+    picked when it is still offered (else "none"); no change signal while it is filled."""
+    keep = combo.currentData()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItem(none_text, None)
+    for run_id, text, tip in choices:
+        combo.addItem(text, run_id)
+        combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+    combo.setCurrentIndex(max(0, combo.findData(keep)) if keep is not None else 0)
+    combo.blockSignals(False)
+
+
+def select_run_in(combo: QComboBox, run_id: int | None) -> bool:
+    """Pick ``run_id`` (None: "none") in a run picker; False when it is not offered."""
+    index = combo.findData(run_id)
+    if index < 0:
+        return False
+    combo.setCurrentIndex(index)
+    return True

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QWidget
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
 
 from recstudio.gui.context import AppContext
+from recstudio.gui.views.training.presenter import teacher_choices
+from recstudio.gui.views.training.settings_form import double_spin_box
+from recstudio.gui.views.training.source_run import fill_run_choices, select_run_in
 from recstudio.training.distill_settings import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 
 NONE_TEXT = "none (learn from the data alone)"
@@ -35,22 +38,12 @@ class TeacherRunPicker(QWidget):
                      "teacher's softened scores to the true next item, (1 − α)·CE + α·T²·KL. A slow teacher "
                      "(lm-seq) is read once, before the first epoch.")
         self.combo.setToolTip(self._tip)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setObjectName("teacherTemperature")
-        self.temperature.setRange(0.1, 100.0)
-        self.temperature.setDecimals(1)
-        self.temperature.setSingleStep(0.5)
-        self.temperature.setValue(DEFAULT_TEMPERATURE)
-        self.temperature.setToolTip("Softens the teacher's scores (T): above 1, its second and third choices "
-                                    "teach as well as its first. Usually 1–5.")
-        self.alpha = QDoubleSpinBox()
-        self.alpha.setObjectName("teacherAlpha")
-        self.alpha.setRange(0.0, 1.0)
-        self.alpha.setDecimals(2)
-        self.alpha.setSingleStep(0.1)
-        self.alpha.setValue(DEFAULT_ALPHA)
-        self.alpha.setToolTip("Weight of the teacher's soft targets (α); the true next item has the rest. "
-                              "0 trains as without a teacher.")
+        self.temperature = double_spin_box("teacherTemperature", 0.1, 100.0, DEFAULT_TEMPERATURE,
+                                           "Softens the teacher's scores (T): above 1, its second and third choices "
+                                           "teach as well as its first. Usually 1–5.", decimals=1, step=0.5)
+        self.alpha = double_spin_box("teacherAlpha", 0.0, 1.0, DEFAULT_ALPHA,
+                                     "Weight of the teacher's soft targets (α); the true next item has the rest. "
+                                     "0 trains as without a teacher.", decimals=2, step=0.1)
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -83,32 +76,14 @@ class TeacherRunPicker(QWidget):
 
     def refresh(self) -> None:
         """List the runs again (a run finished, another dataset or model was picked), keeping the one picked."""
-        from recstudio.runs import teacher_runs
-
-        keep = self.combo.currentData()
         record = self.context.dataset
-        runs = teacher_runs(self.context.workspace, record.id) if self._offered() and record is not None else []
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItem(NONE_TEXT, None)
-        for run in runs:
-            test = (run.metrics or {}).get("test", {})
-            score = f" · NDCG@10 {test['NDCG@10']:.4f}" if "NDCG@10" in test else ""
-            self.combo.addItem(f"Run {run.id} · {run.model} · {run.split}{score}", run.id)
-            self.combo.setItemData(self.combo.count() - 1,
-                                   f"Run {run.id} ({run.model}, {run.split} split): the student learns its scores "
-                                   "beside the data, on the same split.", Qt.ItemDataRole.ToolTipRole)
-        self.combo.setCurrentIndex(max(0, self.combo.findData(keep)) if keep is not None else 0)
-        self.combo.blockSignals(False)
+        offered = self._offered() and record is not None
+        fill_run_choices(self.combo, NONE_TEXT, teacher_choices(self.context.workspace, record.id) if offered else [])
         self.setVisible(self._offered())
         self._apply()
 
     def select_run(self, run_id: int | None) -> bool:
-        index = self.combo.findData(run_id)
-        if index < 0:
-            return False
-        self.combo.setCurrentIndex(index)
-        return True
+        return select_run_in(self.combo, run_id)
 
     def run_id(self) -> int | None:
         """The teacher run picked (None: none, or a model that cannot learn from one)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+    QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
     QSplitter, QVBoxLayout, QWidget,
 )
 
@@ -20,7 +20,9 @@ from recstudio.gui.views.training.presenter import (
 )
 from recstudio.gui.views.training.comparison import RunComparison
 from recstudio.gui.views.training.progress import PREPARING, LiveProgress
-from recstudio.gui.views.training.settings_form import ModelSettingsForm, secondary_label, spin_box
+from recstudio.gui.views.training.settings_form import (
+    ModelSettingsForm, double_spin_box, secondary_label, spin_box,
+)
 from recstudio.gui.views.training.source_run import SourceRunPicker
 from recstudio.gui.views.training.teacher_run import TeacherRunPicker
 
@@ -168,13 +170,8 @@ class TrainingView(QWidget):
         # what the picked model brought for each (a model with its own, lm-seq's, sets them; the analyst's win)
         self._followed = {"epochs": (self.epochs_spin, defaults.epochs),
                           "batch_size": (self.batch_spin, defaults.batch_size)}
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setObjectName("learningRate")
-        self.lr_spin.setDecimals(5)
-        self.lr_spin.setRange(0.00001, 1.0)
-        self.lr_spin.setSingleStep(0.0001)
-        self.lr_spin.setValue(defaults.lr)
-        self.lr_spin.setToolTip("AdamW learning rate.")
+        self.lr_spin = double_spin_box("learningRate", 0.00001, 1.0, defaults.lr, "AdamW learning rate.", decimals=5,
+                                       step=0.0001)
         self.patience_spin = spin_box("patience", 1, 10000, defaults.patience,
                                         f"Stop after this many epochs without a better validation {defaults.metric}.")
         self.seed_spin = spin_box("seed", 0, 2**31 - 1, defaults.seed, "Same seed, same settings: same run.")
