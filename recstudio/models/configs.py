@@ -55,7 +55,8 @@ def register(spec: ModelSpec) -> ModelSpec:
 def setting(default, help: str, *, label: str, key: bool = False, **bounds):
     """A config field with the words a form shows for it: ``label`` (the form's row), ``help`` (a
     tooltip-sized explanation), ``key`` (one of the few settings that tell runs apart in the runs table),
-    and optional ``min``/``max``/``choices``/``kind``/``when`` for the form's editor."""
+    and optional ``min``/``max``/``choices``/``kind``/``when`` for the form's editor; ``fresh_only``: it decides
+    how a model built fresh starts, so it means nothing for a run that starts from another run's weights."""
     return field(default=default, metadata={"label": label, "help": help, "key": key, **bounds})
 
 
@@ -104,7 +105,7 @@ class SASRecConfig:
                         "(the top singular vectors of the training data's user-item matrix, each side normalised by "
                         "its counts, as item-KNN's cosine is), so training starts from what goes together; random: "
                         "small random vectors (the original SASRec).", label="Item vectors start",
-                        choices=("cooccurrence", "random"))
+                        choices=("cooccurrence", "random"), fresh_only=True)
 
     def __post_init__(self):
         if self.heads >= 1 and self.hidden % self.heads:

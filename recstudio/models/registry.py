@@ -51,6 +51,12 @@ def key_settings(model: str) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(model_spec(model).config_class) if f.metadata.get("key"))
 
 
+def fresh_only_settings(model: str) -> tuple[str, ...]:
+    """The settings of ``model`` that decide how a model built fresh starts (``fresh_only``, e.g. sasrec's
+    ``init``): they mean nothing for a run that starts from another run's weights."""
+    return tuple(f.name for f in dataclasses.fields(model_spec(model).config_class) if f.metadata.get("fresh_only"))
+
+
 def model_class(name: str):
     import importlib
 

@@ -66,6 +66,9 @@ def test_a_zero_shot_run_started_from_the_form_shows_its_source(window, view, ca
     assert hidden.value() == 32 and not hidden.isEnabled()
     assert not view.model_form.editors["encoder"].isEnabled() and not view.model_form.editors["template"].isEnabled()
     assert view.model_form.editors["dropout"].isEnabled() and view.model_form.editors["id_dropout"].isEnabled()
+    # how a fresh model's item vectors start means nothing here (ids start at zero): locked, its value kept
+    init = view.model_form.editors["init"]
+    assert not init.isEnabled() and init.currentData() == "cooccurrence" and "No effect" in init.toolTip()
     assert view.epochs_spin.minimum() == 0
     view.epochs_spin.setValue(0)
     assert view.epochs_spin.text() == "0 · zero-shot test"
@@ -101,3 +104,4 @@ def test_a_zero_shot_run_started_from_the_form_shows_its_source(window, view, ca
     window.show_page("train")
     assert picker.select_run(None)
     assert hidden.isEnabled() and view.epochs_spin.minimum() == 1 and view.build_request().init_from is None
+    assert init.isEnabled() and "No effect" not in init.toolTip()

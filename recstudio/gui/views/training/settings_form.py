@@ -71,19 +71,24 @@ class ModelSettingsForm(QWidget):
             editor.setEnabled(meaningful and editor.isEnabled())
             label.setEnabled(meaningful)
 
-    def fix_settings(self, values: dict[str, Any] | None, why: str = "") -> None:
+    def fix_settings(self, values: dict[str, Any] | None, why: str = "", unused: dict[str, str] | None = None) -> None:
         """Show ``values`` in their editors and lock them, ``why`` in their tooltips (settings another run
-        decides, e.g. the run a new one starts from); None unlocks what was locked (the values stay)."""
+        decides, e.g. the run a new one starts from); lock the settings ``unused`` names too, keeping their
+        values, each with its tooltip (settings that mean nothing then); None unlocks what was locked (the
+        values stay)."""
         for name, tip in self._fixed.items():
             self.editors[name].setToolTip(tip)
         self._fixed = {}
-        for name, value in (values or {}).items():
+        locked = {name: (True, value, why) for name, value in (values or {}).items()}
+        locked.update({name: (False, None, tip) for name, tip in (unused or {}).items()})
+        for name, (shown, value, tip) in locked.items():
             editor = self.editors.get(name)
             if editor is None:
                 continue
             self._fixed[name] = editor.toolTip()
-            set_editor_value(editor, value)
-            editor.setToolTip(why or editor.toolTip())
+            if shown:
+                set_editor_value(editor, value)
+            editor.setToolTip(tip or editor.toolTip())
         self._update_enabled()
 
     def fixed_settings(self) -> tuple[str, ...]:

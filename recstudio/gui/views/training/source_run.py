@@ -8,9 +8,12 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
 
 from recstudio.gui.context import AppContext
 from recstudio.gui.views.training.presenter import source_runs, source_settings
+from recstudio.models import fresh_only_settings
 
 NONE_TEXT = "none (train from scratch)"
 LOCKED_TIP = "Comes from run {run}, which this run starts from: its weights have this shape, or read text made so."
+UNUSED_TIP = ("No effect when starting from run {run}: the run starts from its weights, and its id vectors start "
+              "at zero.")
 ZERO_SHOT_TEXT = "0 · zero-shot test"
 
 
@@ -68,7 +71,8 @@ class SourceRunPicker(QWidget):
         run_id = self.run_id()
         if self._form is not None:
             values = source_settings(self.context.workspace, run_id, self._model) if run_id is not None else None
-            self._form.fix_settings(values, LOCKED_TIP.format(run=run_id))
+            unused = {name: UNUSED_TIP.format(run=run_id) for name in fresh_only_settings(self._model)} if values else None
+            self._form.fix_settings(values, LOCKED_TIP.format(run=run_id), unused)
         if self._epochs is not None:
             zero_shot = run_id is not None
             self._epochs.setSpecialValueText(ZERO_SHOT_TEXT if zero_shot else "")
