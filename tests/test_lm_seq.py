@@ -128,6 +128,39 @@ def test_items_without_training_events_are_scored_by_their_text(tiny_gpt2):
         make(tiny_gpt2, TEXTS, head="sideways")
 
 
+def test_id_vectors_start_from_co_occurrence_as_long_as_the_text_and_only_when_built_fresh(tiny_gpt2):
+    texts = [f"thing {i}" for i in range(12)]
+    rng = np.random.default_rng(0)  # users buy from one of two groups (items 0-4 or 5-9); 10 and 11 never
+    seqs = [rng.choice(np.arange(5) + 5 * (u % 2), size=4, replace=False) for u in range(60)]
+    indptr, items = np.concatenate([[0], np.cumsum([len(q) for q in seqs])]), np.concatenate(seqs)
+    model = make(tiny_gpt2, texts)
+    assert bool((model.ids.weight == 0).all())
+    model.fit_statistics(indptr, items)
+    ids = model.ids.weight.detach()[1:]
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(ids[a], ids[b], dim=0))  # noqa: E731
+    assert np.mean([cos(a, b) for a in range(5) for b in range(5) if a != b]) > 0.5
+    assert abs(np.mean([cos(a, b) for a in range(5) for b in range(5, 10)])) < 0.1
+    assert bool((ids[10:] == 0).all())  # never bought: their text alone
+    with torch.no_grad():
+        text_norm = model.adaptor(model.item_text[1:11]).norm(dim=-1).mean()
+    assert float(ids[:10].norm(dim=-1).mean()) == pytest.approx(float(text_norm), rel=1e-4)
+
+    loaded = make(tiny_gpt2, texts)
+    loaded.load_state_dict(model.state_dict())  # a checkpoint or an update: its ids are what it learned
+    with torch.no_grad():
+        loaded.ids.weight.mul_(2)
+    kept = loaded.ids.weight.detach().clone()
+    loaded.fit_statistics(indptr, items)
+    assert torch.equal(loaded.ids.weight, kept)
+
+    zero = make(tiny_gpt2, texts, id_init="zero")
+    zero.fit_statistics(indptr, items)
+    assert bool((zero.ids.weight == 0).all())
+    from recstudio.models import model_config
+
+    assert model_config("lm-seq", {"max_len": 20}, saved=True).id_init == "zero"  # runs saved before it
+
+
 def test_a_checkpoint_holds_what_trained_and_refuses_a_changed_language_model(tiny_gpt2, tmp_path):
     import shutil
 
@@ -250,7 +283,8 @@ def test_lm_seq_runs_get_its_own_epoch_bound_and_batch_unless_given():
     lm_seq = check_train_config({}, model="lm-seq")
     assert lm_seq.epochs == model_spec("lm-seq").training["epochs"] < TrainConfig().epochs
     assert lm_seq.batch_size == model_spec("lm-seq").training["batch_size"] < TrainConfig().batch_size
-    assert lm_seq.lr == TrainConfig().lr  # a setting the model does not name keeps the training default
+    assert lm_seq.lr == model_spec("lm-seq").training["lr"] < TrainConfig().lr
+    assert lm_seq.weight_decay == TrainConfig().weight_decay  # a setting the model does not name keeps the default
     given = check_train_config({"epochs": 9, "batch_size": None}, model="lm-seq")
     assert (given.epochs, given.batch_size) == (9, lm_seq.batch_size)
     sasrec = check_train_config({"epochs": None}, model="sasrec")

@@ -6,8 +6,9 @@ Hugging Face encoder or decoder; the bundled all-MiniLM-L6-v2 by default) reads 
 pooled (mean, or the last token for a decoder) and projected into the item space, where items are scored:
 
 - ``head="text"``: against each item's frozen text vector (the same language model's cached encoding of
-  the item's text) through a learned adaptor, optionally plus a learned id vector; an item nobody has
-  touched still has a vector, so it can be recommended. Cosine scores times a learned scale, plus a
+  the item's text) through a learned adaptor, plus a learned id vector (``id_embeddings``) that starts from
+  the data's co-occurrence (``id_init``); an item nobody has touched has no id vector but still its text, so
+  it can be recommended. Cosine scores times a learned scale, plus a
   per-item bias that starts at the item's log training popularity (the usual prior-initialised output).
 - ``head="linear"``: one learned output per item id, as in the seed text (no text behind the items).
 
@@ -153,7 +154,25 @@ class LMSeq(Recommender):
         if not bool(self.prior_set):
             with torch.no_grad():
                 self.item_bias.copy_(torch.from_numpy(popularity_prior(counts)))
+                if self.ids is not None and self.config.id_init == "cooccurrence":
+                    self.ids.weight[1:] = self.cooccurrence_ids(train_indptr, train_items, counts > 0)
                 self.prior_set.fill_(True)
+
+    def cooccurrence_ids(self, train_indptr: np.ndarray, train_items: np.ndarray, seen: np.ndarray) -> torch.Tensor:
+        """[n_items, width] starting id vectors: the data's co-occurrence vectors (sasrec's start,
+        :func:`~recstudio.models.sasrec.cooccurrence_vectors`), scaled so that a trained item's is on average
+        as long as its adapted text vector; the item table then starts as text and co-occurrence in equal parts."""
+        from recstudio.models.sasrec import cooccurrence_vectors
+
+        width = self.ids.weight.shape[1]
+        vectors = torch.zeros(self.n_items, width)
+        found = torch.from_numpy(cooccurrence_vectors(train_indptr, train_items, self.n_items, width))
+        vectors[:, : found.shape[1]] = found
+        seen = torch.from_numpy(seen)
+        if seen.any() and found.shape[1]:
+            text = self.adaptor(self.item_text[1:]).norm(dim=-1)[seen].mean()
+            vectors *= text.cpu() / vectors[seen].norm(dim=-1).mean().clamp(min=1e-12)
+        return vectors.to(self.ids.weight.device, self.ids.weight.dtype)
 
     def with_items(self, n_items: int, *, new_text=None, new_texts: list[str] | None = None,
                    with_events=None) -> "LMSeq":

@@ -343,6 +343,7 @@ def cooccurrence_vectors(train_indptr: np.ndarray, train_items: np.ndarray, n_it
         return np.zeros((n_items, 0), dtype=np.float32)
     _, values, right = svds(x, k=k, random_state=0)
     vectors = right.T * values
+    vectors[per_item == 0] = 0.0  # exactly: the solver leaves round-off there
     spread = vectors.std()
     return (vectors / spread * COOCCURRENCE_STD if spread > 0 else vectors).astype(np.float32)
 

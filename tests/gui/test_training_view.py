@@ -106,7 +106,7 @@ def test_the_form_follows_the_model(view):
     assert "threads" in view.device_combo.itemText(1)
 
 
-def test_max_epochs_and_batch_follow_a_model_with_its_own_unless_the_analyst_set_them(view):
+def test_max_epochs_batch_and_rate_follow_a_model_with_its_own_unless_the_analyst_set_them(view):
     from recstudio.models import MODEL_SPECS
     from recstudio.training import TrainConfig
 
@@ -116,8 +116,10 @@ def test_max_epochs_and_batch_follow_a_model_with_its_own_unless_the_analyst_set
     view.select_model("lm-seq")  # an epoch reads every event through the language model: a few suffice
     assert view.epochs_spin.value() == lm_seq.training["epochs"] < TrainConfig().epochs
     assert view.batch_spin.value() == lm_seq.training["batch_size"] < TrainConfig().batch_size
+    assert view.lr_spin.value() == lm_seq.training["lr"] < TrainConfig().lr
     view.select_model("sasrec")
     assert (view.epochs_spin.value(), view.batch_spin.value()) == (TrainConfig().epochs, TrainConfig().batch_size)
+    assert view.lr_spin.value() == TrainConfig().lr
     view.epochs_spin.setValue(37)  # the analyst's own bound stays whatever model is picked
     view.select_model("lm-seq")
     assert view.epochs_spin.value() == 37
@@ -333,7 +335,7 @@ def test_lm_seq_settings_enable_what_its_fine_tune_mode_uses(window, view, datas
     assert not rank.isEnabled() and not layers.isEnabled() and not form.editors["backbone_lr"].isEnabled()
     head = form.editors["head"]
     head.setCurrentIndex(head.findData("linear"))
-    assert not form.editors["id_embeddings"].isEnabled()  # id vectors belong to the text head
+    assert not form.editors["id_embeddings"].isEnabled() and not form.editors["id_init"].isEnabled()  # text head's
     request = view.build_request()
     assert request.model == "lm-seq"
     assert request.model_config["finetune"] == "frozen" and request.model_config["head"] == "linear"

@@ -167,11 +167,11 @@ class TrainingView(QWidget):
                                       "An upper bound: early stopping usually ends the run sooner.")
         self.batch_spin = spin_box("batchSize", 1, 65536, defaults.batch_size, "Training sequences per step.")
         self._train_defaults = defaults
-        # what the picked model brought for each (a model with its own, lm-seq's, sets them; the analyst's win)
-        self._followed = {"epochs": (self.epochs_spin, defaults.epochs),
-                          "batch_size": (self.batch_spin, defaults.batch_size)}
         self.lr_spin = double_spin_box("learningRate", 0.00001, 1.0, defaults.lr, "AdamW learning rate.", decimals=5,
                                        step=0.0001)
+        # what the picked model brought for each (a model with its own, lm-seq's, sets them; the analyst's win)
+        self._followed = {"epochs": (self.epochs_spin, defaults.epochs),
+                          "batch_size": (self.batch_spin, defaults.batch_size), "lr": (self.lr_spin, defaults.lr)}
         self.patience_spin = spin_box("patience", 1, 10000, defaults.patience,
                                         f"Stop after this many epochs without a better validation {defaults.metric}.")
         self.seed_spin = spin_box("seed", 0, 2**31 - 1, defaults.seed, "Same seed, same settings: same run.")
@@ -272,7 +272,7 @@ class TrainingView(QWidget):
             widget.setEnabled(trainable)
             widget.setToolTip(widget.toolTip() if trainable else
                               "This model is counted from the data, not trained; it has no training steps.")
-        # a model with its own epoch bound or batch size (lm-seq) brings them, unless the analyst set others
+        # a model with its own epoch bound, batch size or rate (lm-seq) brings them, unless the analyst set others
         for name, (spin, brought) in self._followed.items():
             value = spec.training.get(name, getattr(self._train_defaults, name))
             if spin.value() == brought:
