@@ -48,13 +48,18 @@ def setting_help(model: str, setting: str) -> str | None:
 def key_settings(model: str) -> tuple[str, ...]:
     """The settings of ``model`` that tell its runs apart (the runs table shows them; the others are in the
     tooltip), in the config's order; empty for a model without settings."""
-    return tuple(f.name for f in dataclasses.fields(model_spec(model).config_class) if f.metadata.get("key"))
+    return _marked_settings(model, "key")
 
 
 def fresh_only_settings(model: str) -> tuple[str, ...]:
     """The settings of ``model`` that decide how a model built fresh starts (``fresh_only``, e.g. sasrec's
     ``init``): they mean nothing for a run that starts from another run's weights."""
-    return tuple(f.name for f in dataclasses.fields(model_spec(model).config_class) if f.metadata.get("fresh_only"))
+    return _marked_settings(model, "fresh_only")
+
+
+def _marked_settings(model: str, mark: str) -> tuple[str, ...]:
+    """The settings of ``model`` whose field metadata sets ``mark``, in the config's order."""
+    return tuple(f.name for f in dataclasses.fields(model_spec(model).config_class) if f.metadata.get(mark))
 
 
 def model_class(name: str):

@@ -79,16 +79,20 @@ class ModelSettingsForm(QWidget):
         for name, tip in self._fixed.items():
             self.editors[name].setToolTip(tip)
         self._fixed = {}
-        locked = {name: (True, value, why) for name, value in (values or {}).items()}
-        locked.update({name: (False, None, tip) for name, tip in (unused or {}).items()})
-        for name, (shown, value, tip) in locked.items():
+
+        def lock(name: str, tip: str):
             editor = self.editors.get(name)
-            if editor is None:
-                continue
-            self._fixed[name] = editor.toolTip()
-            if shown:
+            if editor is not None:
+                self._fixed[name] = editor.toolTip()
+                editor.setToolTip(tip or editor.toolTip())
+            return editor
+
+        for name, value in (values or {}).items():
+            editor = lock(name, why)
+            if editor is not None:
                 set_editor_value(editor, value)
-            editor.setToolTip(tip or editor.toolTip())
+        for name, tip in (unused or {}).items():
+            lock(name, tip)
         self._update_enabled()
 
     def fixed_settings(self) -> tuple[str, ...]:

@@ -71,7 +71,8 @@ class SourceRunPicker(QWidget):
         run_id = self.run_id()
         if self._form is not None:
             values = source_settings(self.context.workspace, run_id, self._model) if run_id is not None else None
-            unused = {name: UNUSED_TIP.format(run=run_id) for name in fresh_only_settings(self._model)} if values else None
+            unused = ({name: UNUSED_TIP.format(run=run_id) for name in fresh_only_settings(self._model)}
+                      if run_id is not None else None)
             self._form.fix_settings(values, LOCKED_TIP.format(run=run_id), unused)
         if self._epochs is not None:
             zero_shot = run_id is not None
